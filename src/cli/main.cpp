@@ -1,0 +1,57 @@
+// gemma4: the command-line entry point. Subcommands live in cmd_*.cpp and register themselves.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/command.h"
+#include "core/error.h"
+
+namespace g4::cli {
+
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+}  // namespace
+
+bool register_command(Command command) {
+  registry().push_back(std::move(command));
+  return true;
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+}  // namespace g4::cli
+
+static void print_usage() {
+  std::printf("gemma4: run Google's Gemma 4 (and Gemma 3) models locally.\n\nusage: gemma4 <command> [options]\n\ncommands:\n");
+  for (const auto& c : g4::cli::commands()) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
+  std::printf("\n'gemma4 <command> --help' describes each command.\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string name = argv[1];
+  for (const auto& c : g4::cli::commands()) {
+    if (c.name != name) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const g4::Error& e) {
+      std::fprintf(stderr, "gemma4 %s: error: %s\n", name.c_str(), e.what());
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "gemma4 %s: error: out of memory\n", name.c_str());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gemma4 %s: internal error: %s\n", name.c_str(), e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "gemma4: unknown command '%s' (run 'gemma4 --help' for the list)\n", name.c_str());
+  return 2;
+}

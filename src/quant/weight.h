@@ -1,0 +1,60 @@
+#pragma once
+// Weight: a read-only 2-D matrix [rows, cols] (PyTorch layout: rows = outputs, cols = inputs) stored in
+// any supported element or block format, usually pointing into a memory-mapped file.
+//
+// Model code reaches weights only through this header: matmul() for projections, dequantize_row() for
+// embedding lookups. A new storage format (a GGUF block type, a repacked layout) is added here and in
+// the kernels, never in the model.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace g4 {
+
+class ThreadPool;
+
+// Values follow ggml's type ids so GGUF files map directly.
+enum class WType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  BF16 = 30,
+};
+
+struct WTypeInfo {
+  const char* name;
+  int block_elems;   // elements per block (1 for plain floats)
+  int block_bytes;   // bytes per block
+};
+
+// Throws g4::Error for an unsupported type id.
+const WTypeInfo& wtype_info(WType t);
+bool wtype_supported(uint32_t ggml_type);
+// Bytes one row of `cols` elements occupies; throws when cols is not a multiple of the block size.
+size_t wtype_row_bytes(WType t, int64_t cols);
+
+struct Weight {
+  const uint8_t* data = nullptr;
+  WType type = WType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+
+  size_t row_bytes() const { return wtype_row_bytes(type, cols); }
+  size_t bytes() const { return row_bytes() * size_t(rows); }
+  const uint8_t* row_ptr(int64_t r) const { return data + row_bytes() * size_t(r); }
+  // Rows [first, first+count) as a weight of its own (an expert slice of a stacked tensor).
+  Weight slice_rows(int64_t first, int64_t count) const;
+  bool empty() const { return data == nullptr; }
+};
+
+// y[t, r] = sum_c x[t, c] * W[r, c]  for t < n_tokens;  x: [n_tokens, cols], y: [n_tokens, rows], f32.
+void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
+
+// Writes row r of W as f32 (cols values).
+void dequantize_row(const Weight& w, int64_t r, float* out);
+
+}  // namespace g4
