@@ -1,0 +1,29 @@
+#include "cli/common.h"
+
+#include <climits>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace g4::cli {
+
+void add_thread_option(Args& args) { args.option("threads", "N", "worker threads (default: all cores)"); }
+
+void apply_thread_option(const Args& args) {
+  if (!args.has("threads")) return;
+  long long n = args.get_int("threads");
+  if (n < 1 || n > 1024) throw Error("--threads must be between 1 and 1024");
+  ThreadPool::set_default_threads(int(n));
+}
+
+std::vector<int32_t> parse_ids(const Args& args, const std::string& name) {
+  std::vector<int32_t> ids;
+  for (long long v : args.get_int_list(name)) {
+    if (v < 0 || v > INT32_MAX) throw Error("--" + name + ": token id " + std::to_string(v) + " is out of range");
+    ids.push_back(int32_t(v));
+  }
+  if (ids.empty()) throw Error("--" + name + ": no token ids given");
+  return ids;
+}
+
+}  // namespace g4::cli

@@ -1,0 +1,380 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/mapped_file.h"
+#include "core/thread_pool.h"
+#include "model/ops.h"
+
+namespace g4 {
+
+namespace {
+
+ThreadPool& pool() { return ThreadPool::global(); }
+
+int64_t total_tokens(const std::vector<BatchItem>& batch) {
+  int64_t t = 0;
+  for (const auto& b : batch) t += b.n_tokens;
+  return t;
+}
+
+
+}  // namespace
+
+Model::Model(ModelConfig config, std::shared_ptr<WeightSource> source)
+    : config_(std::move(config)), source_(std::move(source)), weights_(bind_weights(config_, *source_)) {
+  for (const LayerPlan& p : config_.layers) rope_.emplace_back(config_.rope(p.type), p.head_dim);
+}
+
+std::unique_ptr<KVCache> Model::new_cache(int64_t max_context, int max_chunk) const {
+  return std::make_unique<KVCache>(config_, max_context, max_chunk);
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  auto add = [&](const Weight& w) { n += w.empty() ? 0 : w.rows * w.cols; };
+  add(weights_.embed);
+  add(weights_.ple_embed);
+  add(weights_.ple_model_proj);
+  n += int64_t(weights_.ple_proj_norm.size() + weights_.final_norm.size());
+  for (const LayerWeights& l : weights_.layers) {
+    for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router, &l.ple_gate, &l.ple_proj}) add(*w);
+    for (const ExpertWeights& e : l.experts) { add(e.gate); add(e.up); add(e.down); }
+    n += int64_t(l.input_norm.size() + l.post_attn_norm.size() + l.pre_ffn_norm.size() + l.post_ffn_norm.size() +
+                 l.q_norm.size() + l.k_norm.size() + l.router_scale.size() + l.per_expert_scale.size() +
+                 l.pre_ffn_norm2.size() + l.post_ffn_norm1.size() + l.post_ffn_norm2.size() + l.post_ple_norm.size());
+    n += config_.has_layer_scalar ? 1 : 0;
+  }
+  return n;
+}
+
+size_t Model::weight_bytes() const {
+  size_t n = 0;
+  auto add = [&](const Weight& w) { n += w.empty() ? 0 : w.bytes(); };
+  add(weights_.embed);
+  add(weights_.ple_embed);
+  add(weights_.ple_model_proj);
+  for (const LayerWeights& l : weights_.layers) {
+    for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router, &l.ple_gate, &l.ple_proj}) add(*w);
+    for (const ExpertWeights& e : l.experts) { add(e.gate); add(e.up); add(e.down); }
+  }
+  return n;
+}
+
+void Model::store_kv(int layer, std::vector<BatchItem>& batch, const float* k, const float* v) const {
+  const LayerPlan& p = config_.layers[size_t(layer)];
+  const size_t row = size_t(p.n_kv_heads) * size_t(p.head_dim);
+  int64_t t = 0;
+  for (BatchItem& item : batch) {
+    for (int i = 0; i < item.n_tokens; ++i, ++t) {
+      const int64_t pos = item.cache->n_past() + i;
+      std::memcpy(item.cache->key(layer, pos), k + size_t(t) * row, row * sizeof(float));
+      std::memcpy(item.cache->value(layer, pos), v + size_t(t) * row, row * sizeof(float));
+    }
+  }
+}
+
+void Model::attention(int layer, const std::vector<BatchItem>& batch, const float* q, float* out) const {
+  const LayerPlan& p = config_.layers[size_t(layer)];
+  const int src = p.kv_source;
+  const int nh = config_.n_heads, d = p.head_dim, groups = nh / p.n_kv_heads;
+  const bool sliding = p.type == LayerType::Sliding && config_.sliding_window > 0;
+  const int64_t W = config_.sliding_window;
+  const float scale = config_.attention_scale, cap = config_.attn_logit_softcap;
+  // Flatten (token, head) work across the batch.
+  std::vector<std::pair<const BatchItem*, int64_t>> tokens;  // item, index within item
+  for (const BatchItem& item : batch)
+    for (int i = 0; i < item.n_tokens; ++i) tokens.emplace_back(&item, i);
+  const size_t work = tokens.size() * size_t(nh);
+  pool().parallel_for(work, [&](size_t w0, size_t w1) {
+    std::vector<float> scores;
+    for (size_t w = w0; w < w1; ++w) {
+      const size_t t = w / size_t(nh);
+      const int h = int(w % size_t(nh)), g = h / groups;
+      const BatchItem& item = *tokens[t].first;
+      const int64_t pos = item.cache->n_past() + tokens[t].second;
+      const int64_t lo = sliding ? std::max<int64_t>(0, pos - W + 1) : 0;
+      const float* qh = q + (t * size_t(nh) + size_t(h)) * size_t(d);
+      scores.resize(size_t(pos - lo + 1));
+      for (int64_t j = lo; j <= pos; ++j) {
+        const float* kj = item.cache->key(src, j) + size_t(g) * size_t(d);
+        float s = 0;
+        for (int c = 0; c < d; ++c) s += qh[c] * kj[c];
+        s *= scale;
+        if (cap > 0) s = cap * std::tanh(s / cap);
+        scores[size_t(j - lo)] = s;
+      }
+      ops::softmax(scores.data(), int64_t(scores.size()));
+      float* oh = out + (t * size_t(nh) + size_t(h)) * size_t(d);
+      std::fill(oh, oh + d, 0.0f);
+      for (int64_t j = lo; j <= pos; ++j) {
+        const float* vj = item.cache->value(src, j) + size_t(g) * size_t(d);
+        const float pj = scores[size_t(j - lo)];
+        for (int c = 0; c < d; ++c) oh[c] += pj * vj[c];
+      }
+    }
+  });
+}
+
+void Model::experts(int layer, const float* r, int64_t T, float* out, const ActivationSink* sink) const {
+  const LayerWeights& lw = weights_.layers[size_t(layer)];
+  const int64_t H = config_.hidden_size, E = config_.n_experts, K = config_.top_k_experts, Im = config_.moe_intermediate_size;
+  const float eps = config_.rms_norm_eps;
+  // Router: input is the un-normed residual, normalised without weight, times scale * H^-0.5.
+  std::vector<float> z(size_t(T * H));
+  const float hscale = float(1.0 / std::sqrt(double(H)));
+  for (int64_t t = 0; t < T; ++t) {
+    ops::rms_norm(r + t * H, nullptr, H, eps, z.data() + t * H);
+    for (int64_t c = 0; c < H; ++c) z[size_t(t * H + c)] *= lw.router_scale[size_t(c)] * hscale;
+  }
+  std::vector<float> logits(size_t(T * E));
+  matmul(lw.router, z.data(), size_t(T), logits.data(), pool());
+  std::vector<int32_t> top_idx(size_t(T * K));
+  std::vector<float> top_w(size_t(T * K));
+  for (int64_t t = 0; t < T; ++t) {
+    float* pr = logits.data() + t * E;
+    ops::softmax(pr, E);  // softmax over all experts, then top-k
+    std::vector<int32_t> order(static_cast<size_t>(E));
+    for (int64_t e = 0; e < E; ++e) order[size_t(e)] = int32_t(e);
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int32_t a, int32_t b) {
+      return pr[a] > pr[b] || (pr[a] == pr[b] && a < b);
+    });
+    float sum = 0;
+    for (int64_t k = 0; k < K; ++k) sum += pr[order[size_t(k)]];
+    for (int64_t k = 0; k < K; ++k) {
+      int32_t e = order[size_t(k)];
+      top_idx[size_t(t * K + k)] = e;
+      top_w[size_t(t * K + k)] = pr[e] / sum * lw.per_expert_scale[size_t(e)];
+    }
+  }
+  if (sink) {
+    std::vector<float> idx_f(top_idx.begin(), top_idx.end());
+    (*sink)("router." + std::to_string(layer) + ".topk_index", idx_f.data(), {T, K});
+    (*sink)("router." + std::to_string(layer) + ".topk_weights", top_w.data(), {T, K});
+  }
+  // Expert input: a second norm of the residual.
+  std::vector<float> xe(size_t(T * H));
+  for (int64_t t = 0; t < T; ++t) ops::rms_norm(r + t * H, lw.pre_ffn_norm2.data(), H, eps, xe.data() + t * H);
+  std::fill(out, out + T * H, 0.0f);
+  // Group tokens by expert so each selected expert's weights are read once per pass; unselected
+  // experts are never touched. Experts are visited in ascending id order.
+  std::vector<std::vector<std::pair<int64_t, float>>> users(static_cast<size_t>(E));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < K; ++k) users[size_t(top_idx[size_t(t * K + k)])].emplace_back(t, top_w[size_t(t * K + k)]);
+  std::vector<float> xin, g, u, y;
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& us = users[size_t(e)];
+    if (us.empty()) continue;
+    const int64_t n = int64_t(us.size());
+    xin.resize(size_t(n * H));
+    for (int64_t i = 0; i < n; ++i) std::memcpy(xin.data() + i * H, xe.data() + us[size_t(i)].first * H, size_t(H) * sizeof(float));
+    g.resize(size_t(n * Im));
+    u.resize(size_t(n * Im));
+    y.resize(size_t(n * H));
+    const ExpertWeights& ew = lw.experts[size_t(e)];
+    matmul(ew.gate, xin.data(), size_t(n), g.data(), pool());
+    matmul(ew.up, xin.data(), size_t(n), u.data(), pool());
+    ops::gelu_mul(g.data(), u.data(), n * Im);
+    matmul(ew.down, g.data(), size_t(n), y.data(), pool());
+    for (int64_t i = 0; i < n; ++i) {
+      float* dst = out + us[size_t(i)].first * H;
+      const float wgt = us[size_t(i)].second;
+      for (int64_t c = 0; c < H; ++c) dst[c] += wgt * y[size_t(i * H + c)];
+    }
+  }
+}
+
+void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* sink) const {
+  const LayerPlan& p = config_.layers[size_t(layer)];
+  const LayerWeights& lw = weights_.layers[size_t(layer)];
+  const int64_t H = config_.hidden_size, I = p.ffn_dim;
+  const float eps = config_.rms_norm_eps;
+  std::vector<float> x(size_t(T * H)), g(size_t(T * I)), u(size_t(T * I)), f(size_t(T * H));
+  for (int64_t t = 0; t < T; ++t) ops::rms_norm(h + t * H, lw.pre_ffn_norm.data(), H, eps, x.data() + t * H);
+  matmul(lw.gate, x.data(), size_t(T), g.data(), pool());
+  matmul(lw.up, x.data(), size_t(T), u.data(), pool());
+  ops::gelu_mul(g.data(), u.data(), T * I);
+  matmul(lw.down, g.data(), size_t(T), f.data(), pool());
+  if (p.moe) {
+    ops::rms_norm_rows(f.data(), lw.post_ffn_norm1.data(), T, H, eps);
+    std::vector<float> h2(size_t(T * H));
+    experts(layer, h, T, h2.data(), sink);
+    ops::rms_norm_rows(h2.data(), lw.post_ffn_norm2.data(), T, H, eps);
+    ops::add(f.data(), h2.data(), T * H);
+  }
+  ops::rms_norm_rows(f.data(), lw.post_ffn_norm.data(), T, H, eps);
+  ops::add(h, f.data(), T * H);
+}
+
+void Model::forward(std::vector<BatchItem>& batch) const {
+  const ModelConfig& c = config_;
+  const int64_t T = total_tokens(batch), H = c.hidden_size, V = c.vocab_size, L = c.n_layers, P = c.ple_dim;
+  const float eps = c.rms_norm_eps;
+  if (T == 0) return;
+  const ActivationSink* sink = batch.size() == 1 ? batch[0].sink : nullptr;
+  for (BatchItem& item : batch) {
+    if (!item.cache) throw Error("forward: batch item without a KV cache");
+    if (item.n_tokens > item.cache->max_chunk())
+      throw Error("forward: " + std::to_string(item.n_tokens) + " tokens exceed the chunk size " + std::to_string(item.cache->max_chunk()));
+    for (int i = 0; i < item.n_tokens; ++i)
+      if (item.ids[i] < 0 || item.ids[i] >= V)
+        throw Error("token id " + std::to_string(item.ids[i]) + " is out of range for a vocabulary of " + std::to_string(V));
+    item.cache->reserve_next(item.n_tokens);
+  }
+  std::vector<int32_t> ids;
+  ids.reserve(size_t(T));
+  for (const BatchItem& item : batch) ids.insert(ids.end(), item.ids, item.ids + item.n_tokens);
+
+  // Token embeddings, scaled by sqrt(H) (an f32 constant: we compute in f32).
+  std::vector<float> h(size_t(T * H));
+  const float emb_scale = float(std::sqrt(double(H)));
+  for (int64_t t = 0; t < T; ++t) {
+    dequantize_row(weights_.embed, ids[size_t(t)], h.data() + t * H);
+    ops::scale(h.data() + t * H, emb_scale, H);
+  }
+  if (sink) (*sink)("embed", h.data(), {T, H});
+
+  // Per-layer inputs: token-identity rows plus a projection of the scaled embedding.
+  std::vector<float> ple;
+  if (c.has_ple()) {
+    const int64_t LP = L * P;
+    std::vector<float> tok(size_t(T * LP), 0.0f);
+    const float ple_scale = float(std::sqrt(double(P)));
+    for (int64_t t = 0; t < T; ++t) {
+      if (ids[size_t(t)] >= c.ple_vocab) continue;
+      dequantize_row(weights_.ple_embed, ids[size_t(t)], tok.data() + t * LP);
+      ops::scale(tok.data() + t * LP, ple_scale, LP);
+    }
+    if (sink) (*sink)("ple_token", tok.data(), {T, L, P});
+    ple.resize(size_t(T * LP));
+    matmul(weights_.ple_model_proj, h.data(), size_t(T), ple.data(), pool());
+    ops::scale(ple.data(), float(1.0 / std::sqrt(double(H))), T * LP);
+    ops::rms_norm_rows(ple.data(), weights_.ple_proj_norm.data(), T * L, P, eps);
+    const float mix = float(1.0 / std::sqrt(2.0));
+    for (size_t i = 0; i < ple.size(); ++i) ple[i] = (ple[i] + tok[i]) * mix;
+    if (sink) (*sink)("ple", ple.data(), {T, L, P});
+  }
+
+  std::vector<float> x(size_t(T * H)), a(size_t(T * H));
+  std::vector<float> q, k, v, attn, pg, pp;
+  for (int64_t i = 0; i < L; ++i) {
+    const LayerPlan& p = c.layers[size_t(i)];
+    const LayerWeights& lw = weights_.layers[size_t(i)];
+    const int64_t d = p.head_dim, qdim = int64_t(c.n_heads) * d, kvdim = int64_t(p.n_kv_heads) * d;
+    // Attention block (sandwich norms).
+    for (int64_t t = 0; t < T; ++t) ops::rms_norm(h.data() + t * H, lw.input_norm.data(), H, eps, x.data() + t * H);
+    q.resize(size_t(T * qdim));
+    matmul(lw.q, x.data(), size_t(T), q.data(), pool());
+    ops::rms_norm_rows(q.data(), lw.q_norm.data(), T * c.n_heads, d, eps);
+    if (!p.shares_kv(int(i))) {
+      k.resize(size_t(T * kvdim));
+      v.resize(size_t(T * kvdim));
+      matmul(lw.k, x.data(), size_t(T), k.data(), pool());
+      if (p.k_eq_v) v = k;  // V is the raw K projection
+      else matmul(lw.v, x.data(), size_t(T), v.data(), pool());
+      if (c.has_v_norm) ops::rms_norm_rows(v.data(), nullptr, T * p.n_kv_heads, d, eps);
+      ops::rms_norm_rows(k.data(), lw.k_norm.data(), T * p.n_kv_heads, d, eps);
+    }
+    {
+      int64_t t = 0;
+      for (const BatchItem& item : batch)
+        for (int j = 0; j < item.n_tokens; ++j, ++t) {
+          const int64_t pos = item.cache->n_past() + j;
+          rope_[size_t(i)].apply(q.data() + t * qdim, c.n_heads, pos);
+          if (!p.shares_kv(int(i))) rope_[size_t(i)].apply(k.data() + t * kvdim, p.n_kv_heads, pos);
+        }
+    }
+    if (!p.shares_kv(int(i))) store_kv(int(i), batch, k.data(), v.data());
+    attn.resize(size_t(T * qdim));
+    attention(int(i), batch, q.data(), attn.data());
+    matmul(lw.o, attn.data(), size_t(T), a.data(), pool());
+    ops::rms_norm_rows(a.data(), lw.post_attn_norm.data(), T, H, eps);
+    ops::add(h.data(), a.data(), T * H);
+    // Feed-forward block (dense MLP, plus experts in MoE layers).
+    feed_forward(int(i), h.data(), T, sink);
+    // Per-layer embedding block.
+    if (c.has_ple()) {
+      pg.resize(size_t(T * P));
+      matmul(lw.ple_gate, h.data(), size_t(T), pg.data(), pool());
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t j = 0; j < P; ++j)
+          pg[size_t(t * P + j)] = ops::gelu_tanh(pg[size_t(t * P + j)]) * ple[size_t((t * L + i) * P + j)];
+      pp.resize(size_t(T * H));
+      matmul(lw.ple_proj, pg.data(), size_t(T), pp.data(), pool());
+      ops::rms_norm_rows(pp.data(), lw.post_ple_norm.data(), T, H, eps);
+      ops::add(h.data(), pp.data(), T * H);
+    }
+    if (c.has_layer_scalar) ops::scale(h.data(), lw.layer_scalar, T * H);
+    if (sink) (*sink)("layer." + std::to_string(i), h.data(), {T, H});
+  }
+
+  // Final norm and tied lm_head on the rows whose logits are wanted.
+  int64_t t0 = 0;
+  for (BatchItem& item : batch) {
+    const int64_t n = item.n_tokens;
+    const int64_t first = item.all_logits ? 0 : n - 1, rows = n - first;
+    if (item.logits || item.hidden) {
+      std::vector<float> hn(size_t(rows * H));
+      for (int64_t r = 0; r < rows; ++r)
+        ops::rms_norm(h.data() + (t0 + first + r) * H, weights_.final_norm.data(), H, eps, hn.data() + r * H);
+      if (item.hidden) item.hidden->assign(hn.end() - H, hn.end());
+      if (item.logits) {
+        item.logits->resize(size_t(rows * V));
+        matmul(weights_.embed, hn.data(), size_t(rows), item.logits->data(), pool());
+        if (c.final_logit_softcap > 0) ops::softcap(item.logits->data(), c.final_logit_softcap, rows * V);
+      }
+    }
+    item.cache->advance(n);
+    t0 += n;
+  }
+}
+
+std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits,
+                                  const ActivationSink* sink) const {
+  std::vector<float> out, chunk_logits;
+  const int chunk = cache.max_chunk();
+  for (size_t start = 0; start < ids.size(); start += size_t(chunk)) {
+    const int n = int(std::min(ids.size() - start, size_t(chunk)));
+    std::vector<BatchItem> batch(1);
+    batch[0].cache = &cache;
+    batch[0].ids = ids.data() + start;
+    batch[0].n_tokens = n;
+    batch[0].all_logits = all_logits;
+    batch[0].logits = &chunk_logits;
+    batch[0].sink = sink;
+    forward(batch);
+    if (all_logits) out.insert(out.end(), chunk_logits.begin(), chunk_logits.end());
+    else if (start + size_t(n) == ids.size()) out = chunk_logits;
+  }
+  return out;
+}
+
+std::unique_ptr<Model> load_model(const std::string& path) {
+  if (is_directory(path)) {
+    const std::string cfg_path = path + "/config.json";
+    if (!file_exists(cfg_path)) throw Error("no config.json in " + path + ": expected a Hugging Face model folder");
+    ModelConfig config = config_from_hf_json(parse_json(read_text_file(cfg_path), cfg_path), cfg_path);
+    const std::string gen_path = path + "/generation_config.json";
+    if (file_exists(gen_path)) {
+      Json gen = parse_json(read_text_file(gen_path), gen_path);
+      if (gen.is_object() && gen.contains("eos_token_id")) {
+        std::vector<int> eog;
+        const Json& e = gen["eos_token_id"];
+        if (e.is_number_integer()) eog.push_back(e.get<int>());
+        if (e.is_array()) for (const Json& x : e) if (x.is_number_integer()) eog.push_back(x.get<int>());
+        if (!eog.empty()) config.eog_ids = eog;
+      }
+    }
+    std::shared_ptr<WeightSource> source = open_hf_weights(path);
+    return std::make_unique<Model>(std::move(config), std::move(source));
+  }
+  if (!file_exists(path)) throw Error("model path '" + path + "' does not exist");
+  if (path.size() > 5 && path.substr(path.size() - 5) == ".gguf") return load_gguf_model(path);
+  throw Error("'" + path + "' is neither a Hugging Face model folder nor a .gguf file");
+}
+
+}  // namespace g4

@@ -1,0 +1,56 @@
+#include "model/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace g4::ops {
+
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
+  const float inv = float(1.0 / std::sqrt(ss / double(n) + double(eps)));
+  if (w) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * inv * w[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * inv;
+  }
+}
+
+void rms_norm_rows(float* x, const float* w, int64_t rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < rows; ++r) rms_norm(x + r * n, w, n, eps, x + r * n);
+}
+
+float gelu_tanh(float u) {
+  const float k = 0.7978845608028654f;  // sqrt(2/pi)
+  return 0.5f * u * (1.0f + std::tanh(k * (u + 0.044715f * u * u * u)));
+}
+
+void gelu_mul(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = gelu_tanh(a[i]) * b[i];
+}
+
+void add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void scale(float* y, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
+void softcap(float* y, float cap, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(y[i] / cap);
+}
+
+void softmax(float* x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    sum += x[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace g4::ops
