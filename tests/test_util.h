@@ -1,6 +1,10 @@
 #pragma once
 // Shared helpers for tests: fixture paths and tensor comparisons.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -27,6 +31,23 @@ inline double rel_error(const std::vector<float>& a, const std::vector<float>& b
 
 inline int argmax(const float* x, size_t n) {
   return int(std::max_element(x, x + n) - x);
+}
+
+struct CliResult {
+  int status;       // exit code (-1 when killed by a signal)
+  std::string out;  // stdout followed by stderr, interleaved as written
+};
+
+// Runs the gemma4 binary of this build with `args` (shell syntax) and captures its output.
+inline CliResult run_cli(const std::string& args) {
+  std::string cmd = std::string(G4_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
 }  // namespace g4::test

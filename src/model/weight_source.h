@@ -25,6 +25,12 @@ class WeightSource {
   virtual ~WeightSource() = default;
   // nullptr when absent.
   virtual const SourceTensor* find(const std::string& name) const = 0;
+  // The binder asks with the shape it expects; a synthetic source (random weights) creates the
+  // tensor on demand, a file source ignores the hint.
+  virtual const SourceTensor* find_shaped(const std::string& name, const std::vector<int64_t>& shape) const {
+    (void)shape;
+    return find(name);
+  }
   // Where the weights come from (a folder or file), for error messages.
   virtual std::string describe() const = 0;
 };
@@ -33,5 +39,22 @@ class WeightSource {
 // under "model.language_model." (multimodal wrapper) or "model." (text-only export). Other tensors
 // (vision, audio, lm_head) are ignored. Files are memory-mapped.
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
+
+// Random weights of whatever shapes are asked for (bf16 or f32), deterministic for a seed: norm
+// weights and scales near 1, matrices with variance 1/fan_in. For demo models and benchmarks.
+class RandomWeightSource : public WeightSource {
+ public:
+  RandomWeightSource(WType type, uint64_t seed);
+  ~RandomWeightSource() override;
+  const SourceTensor* find(const std::string& name) const override;
+  const SourceTensor* find_shaped(const std::string& name, const std::vector<int64_t>& shape) const override;
+  std::string describe() const override { return "random weights"; }
+  // Every tensor created so far, in creation order.
+  std::vector<const SourceTensor*> created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace g4

@@ -17,7 +17,7 @@ class Binder {
   Binder(const ModelConfig& c, const WeightSource& s) : config_(c), source_(s) {}
 
   const SourceTensor& tensor(const std::string& name, const std::vector<int64_t>& shape) const {
-    const SourceTensor* t = source_.find(name);
+    const SourceTensor* t = source_.find_shaped(name, shape);
     if (!t) throw Error("missing tensor '" + name + "' in " + source_.describe() + " (needed by this " + config_.family_name() + " configuration)");
     if (t->shape != shape)
       throw Error("tensor '" + t->name + "' in '" + t->file + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(shape) +

@@ -1,0 +1,58 @@
+// gemma4 generate: token ids in, generated token ids out (the engine contract outside checks use).
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/command.h"
+#include "cli/common.h"
+#include "cli/sampling_options.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "runtime/generator.h"
+
+namespace {
+
+int run_generate(int argc, char** argv) {
+  g4::cli::Args args("generate", "Generate tokens after a prompt given as token ids.");
+  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
+      .option("ids", "IDS", "prompt token ids, comma-separated (e.g. 2,17,99)", true)
+      .option("max-tokens", "N", "maximum number of tokens to generate", false, "32")
+      .option("ctx", "N", "context size in tokens (default: prompt + max-tokens)")
+      .flag("ignore-eos", "keep going after end-of-generation tokens")
+      .flag("json", "print {\"ids\":[...]} (generated ids only) as the last stdout line");
+  g4::cli::add_sampling_options(args);
+  g4::cli::add_thread_option(args);
+  if (!args.parse(argc, argv)) return args.exit_code();
+  g4::cli::apply_thread_option(args);
+  std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
+  const long long max_tokens = args.get_int("max-tokens");
+  if (max_tokens < 0 || max_tokens > 1000000) throw g4::Error("--max-tokens must be between 0 and 1000000");
+  g4::GenerationRequest req;
+  req.prompt = ids;
+  req.max_tokens = int(max_tokens);
+  req.sampling = g4::cli::sampling_from_args(args);
+  req.ignore_eos = args.has("ignore-eos");
+  auto model = g4::load_model(args.get("model"));
+  int64_t ctx = args.has("ctx") ? args.get_int("ctx") : int64_t(ids.size()) + max_tokens;
+  auto cache = model->new_cache(ctx);
+  const bool json = args.has("json");
+  g4::GenerationResult r = g4::generate(*model, *cache, req, [&](int32_t tok) {
+    if (!json) {
+      std::printf("%d ", tok);
+      std::fflush(stdout);
+    }
+    return true;
+  });
+  if (json) {
+    std::printf("%s\n", g4::Json{{"ids", r.tokens}}.dump().c_str());
+  } else {
+    std::printf("\n");
+  }
+  double tps = r.decode_seconds > 0 ? double(r.tokens.size()) / r.decode_seconds : 0;
+  std::fprintf(stderr, "prompt %d tokens in %.3f s, generated %zu tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
+               r.prefill_seconds, r.tokens.size(), tps, r.finish_reason.c_str());
+  return 0;
+}
+
+}  // namespace
+
+G4_COMMAND("generate", "generate token ids after a prompt of token ids", run_generate);
