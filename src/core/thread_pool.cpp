@@ -1,58 +1,110 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace g4 {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// How long a thread spins before sleeping, in microseconds; after kPauseMicros it yields between checks
+// so that, on an oversubscribed machine, the thread it waits for can run.
+constexpr int64_t kSpinMicros = 200, kPauseMicros = 30;
+
+// Spins until pred() holds or the spin budget is used up; returns pred().
+template <class Pred>
+bool spin_until(Pred pred) {
+  if (pred()) return true;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited > std::chrono::microseconds(kSpinMicros)) return pred();
+    if (waited > std::chrono::microseconds(kPauseMicros)) std::this_thread::yield();
+  }
+}
+
+thread_local const ThreadPool* t_running_in = nullptr;  // pool whose job this thread is executing
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_start_.notify_all();
+  stop_.store(true);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
 void ThreadPool::worker(int index) {
-  size_t seen = 0;
+  uint32_t seen = 0;
+  t_running_in = this;
   for (;;) {
-    const std::function<void(int, int)>* job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
+    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
+      uint32_t g;
+      while ((g = generation_.load(std::memory_order_acquire)) == seen) generation_.wait(g);
     }
-    (*job)(index, n_threads_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) cv_done_.notify_one();
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load()) return;
+    try {
+      (*job_)(index, n_threads_);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      if (!error_) error_ = std::current_exception();
     }
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
+  if (n_threads_ == 1 || t_running_in == this) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+  std::lock_guard<std::mutex> lock(run_mu_);
+  job_ = &fn;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();  // no system call unless a worker is asleep
+  t_running_in = this;
+  std::exception_ptr caller_error;
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    caller_error = std::current_exception();
   }
-  cv_start_.notify_all();
-  fn(0, n_threads_);
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_done_.wait(lock, [&] { return pending_ == 0; });
+  t_running_in = nullptr;
+  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    int p;
+    while ((p = pending_.load(std::memory_order_acquire)) != 0) pending_.wait(p);
+  }
   job_ = nullptr;
+  std::exception_ptr worker_error;
+  {
+    std::lock_guard<std::mutex> elock(error_mu_);
+    std::swap(worker_error, error_);
+  }
+  if (caller_error) std::rethrow_exception(caller_error);
+  if (worker_error) std::rethrow_exception(worker_error);
 }
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn, size_t grain) {
@@ -60,7 +112,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
   grain = std::max<size_t>(1, grain);
   size_t units = (n + grain - 1) / grain;
   int workers = int(std::min<size_t>(units, size_t(n_threads_)));
-  if (workers <= 1) {
+  if (workers <= 1 || t_running_in == this) {
     fn(0, n);
     return;
   }

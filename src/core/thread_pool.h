@@ -1,8 +1,15 @@
 #pragma once
 // A fixed pool of worker threads for data-parallel loops. parallel_for splits [0, n) into one
 // contiguous chunk per thread, so each worker streams its own slice of a weight matrix.
-#include <condition_variable>
+//
+// Hand-off is spin-then-sleep: between jobs a worker spins on an atomic generation counter for a short
+// while (a decode step issues hundreds of small matmuls back to back) and only then sleeps on a futex
+// (C++20 atomic wait), so a busy loop of jobs costs no system calls. A job started from inside a job of
+// the same pool runs inline on the calling thread.
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -19,7 +26,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(thread_index, n_threads) on every thread (the caller is thread 0) and waits.
+  // Runs fn(thread_index, n_threads) on every thread (the caller is thread 0) and waits. An exception
+  // thrown by fn on any thread is rethrown here after all threads finished.
   void run(const std::function<void(int, int)>& fn);
 
   // Runs fn(begin, end) over [0, n) split into contiguous chunks, rounded to multiples of `grain`.
@@ -34,12 +42,13 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable cv_start_, cv_done_;
+  std::mutex run_mu_;  // one job at a time when several outside threads share the pool
   const std::function<void(int, int)>* job_ = nullptr;
-  size_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  alignas(64) std::atomic<uint32_t> generation_{0};
+  alignas(64) std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex error_mu_;
+  std::exception_ptr error_;
 };
 
 }  // namespace g4

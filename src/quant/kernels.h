@@ -18,5 +18,35 @@ void matmul_f32_accum(const Weight& w, const float* x, size_t n_tokens, float* y
 // Dot product of two f32 vectors.
 float dot_f32(const float* a, const float* b, int64_t n);
 
+// Instruction-set levels of the fast paths, in increasing order. matmul() uses the best one the CPU has,
+// capped by force_isa() (tests and benchmarks force each path explicitly).
+//   Scalar: matmul_f32_accum (dequantize rows, f32 dot products).
+//   Avx2:   AVX2+FMA+F16C; activations quantized to 8 bits per 32 values for quantized weights.
+//   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; prefill of quantized weights with
+//           AVX512_BF16 dot products where the CPU has them, f32 FMA GEMM for float weights.
+//   Amx:    Avx512 for decode, AMX-BF16 tiles for prefill (n_tokens >= amx_min_tokens()).
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3 };
+
+const char* isa_name(Isa isa);
+// The best level this CPU supports (Amx only when the OS granted tile permission).
+Isa best_isa();
+// Caps the level used by matmul(); throws g4::Error when the CPU lacks `isa`. Process-wide.
+void force_isa(Isa isa);
+void clear_forced_isa();
+Isa active_isa();
+bool isa_supported(Isa isa);
+
+// Number of tokens from which the AMX prefill path is used (below it, the matrix-vector kernels).
+// AMX is used only with G4_AMX=1 in the environment until validated on AMX hardware.
+size_t amx_min_tokens();
+
+// Whether matmul() with the active level rounds weights and activations to bf16 (prefill of quantized
+// weights with AMX or AVX-512 BF16) instead of quantizing activations to 8 bits.
+bool matmul_rounds_to_bf16(WType t, size_t n_tokens);
+
+// Reference for the quantized-activation kernels (any ISA): activations quantized to int8 per 32 values
+// exactly as the fast paths do, integer dot products per block, f32 scaling. Single-threaded.
+void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y);
+
 }  // namespace kernels
 }  // namespace g4

@@ -6,10 +6,6 @@
 
 namespace g4 {
 
-void dequantize_blocks(WType t, const uint8_t* src, float* out, int64_t n) {
-  throw Error(std::string("dequantization of ") + wtype_info(t).name + " is not implemented");
-}
-
 namespace kernels {
 
 float dot_f32(const float* a, const float* b, int64_t n) {

@@ -73,8 +73,4 @@ void dequantize_row(const Weight& w, int64_t r, float* out) {
   }
 }
 
-void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {
-  kernels::matmul_f32_accum(w, x, n_tokens, y, pool);
-}
-
 }  // namespace g4

@@ -57,4 +57,8 @@ void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPo
 // Writes row r of W as f32 (cols values).
 void dequantize_row(const Weight& w, int64_t r, float* out);
 
+// Encodes n values (a whole number of blocks) as type t, exactly as ggml's reference quantizers
+// (quantize_row_*_ref) do; out receives wtype_row_bytes(t, n) bytes. Throws g4::Error on a partial block.
+void quantize_row(WType t, const float* x, uint8_t* out, int64_t n);
+
 }  // namespace g4

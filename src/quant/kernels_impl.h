@@ -1,0 +1,69 @@
+#pragma once
+// Internal interface between the dispatcher (matmul.cpp) and the ISA-specific kernel files.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quant/kernels.h"
+#include "quant/weight.h"
+
+namespace g4 {
+class ThreadPool;
+}
+
+namespace g4::kernels::impl {
+
+// One token's activations, prepared for the kernels of one weight type and ISA.
+struct ActQ {
+  const float* x = nullptr;       // the f32 row (float weight types)
+  const int8_t* q = nullptr;      // int8 values (|q| <= 127), in the kernel's layout
+  const float* d = nullptr;       // scale per 32 values, natural block order
+  const float* s = nullptr;       // d * sum(q) per 32 values, natural block order
+  const float* dl = nullptr;      // AVX-512 layout: scale of each int32 accumulator lane
+  const int32_t* bias = nullptr;  // AVX-512 layout: -offset * (sum of the q feeding each lane)
+};
+
+enum class Layout { Natural, Avx512 };
+
+// Activations of n tokens quantized for weight type t, owning their storage.
+class ActBuffer {
+ public:
+  void prepare(WType t, const float* x, size_t n_tokens, int64_t cols, Layout layout, bool use_avx512);
+  const ActQ* acts() const { return acts_.data(); }
+
+ private:
+  std::vector<int8_t> q_, qn_;
+  std::vector<float> d_, s_, dl_;
+  std::vector<int32_t> bias_;
+  std::vector<ActQ> acts_;
+};
+
+// Quantizes one row (cols a multiple of 32) to int8 per 32 values: d = amax/127, q = round-to-even(x/d).
+void quantize_act_scalar(const float* x, int64_t cols, int8_t* q, float* d, float* s);
+void quantize_act_avx512(const float* x, int64_t cols, int8_t* q, float* d, float* s);  // identical results
+
+// Computes y[t * ldy + r] for r in [r0, r1), t < nt (1..4).
+using RowsFn = void (*)(const Weight& w, const ActQ* acts, int nt, int64_t r0, int64_t r1, float* y, size_t ldy);
+
+RowsFn rows_fn_scalar_q8(WType t);  // natural layout
+void matmul_q8_scalar_impl(const Weight& w, const float* x, size_t n_tokens, float* y);
+RowsFn rows_fn_avx2(WType t);       // natural layout; float types use ActQ::x
+RowsFn rows_fn_avx512(WType t);     // AVX-512 layout; float types use ActQ::x
+
+// Float-weight GEMM (F32/F16/BF16) for many tokens with AVX-512 FMA, f32-exact up to summation order.
+// Computes rows [r0, r1) for all tokens.
+void gemm_float_avx512(const Weight& w, const float* x, size_t n_tokens, int64_t r0, int64_t r1, float* y);
+
+// AVX-512 BF16 (vdpbf16ps) GEMM for quantized weights and many tokens: weights dequantized and rounded
+// to bf16 once per call, activations rounded to bf16, f32 accumulation. Computes rows [r0, r1).
+// `xbf` holds the activations as bf16, n_tokens rows of kpad = round_up(cols, 32) values.
+void gemm_bf16_avx512(const Weight& w, const uint16_t* xbf, size_t n_tokens, int64_t r0, int64_t r1, float* y);
+// Rounds n_tokens rows of cols f32 to bf16 rows of kpad values (zero padded); needs AVX-512 BF16.
+void activations_to_bf16(const float* x, size_t n_tokens, int64_t cols, int64_t kpad, uint16_t* out);
+// Dequantizes weight row r to bf16 (kpad values, zero padded); needs AVX-512 BF16.
+void weight_row_to_bf16(const Weight& w, int64_t r, uint16_t* dst, int64_t kpad, float* tmp);
+
+// AMX-BF16 prefill for quantized weights; splits rows across the pool.
+void matmul_amx(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
+
+}  // namespace g4::kernels::impl

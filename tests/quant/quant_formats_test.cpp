@@ -1,0 +1,313 @@
+// Block formats: bit-exact dequantization (against an independent element-wise decoder written from the
+// format definition, and against llama.cpp's ggml when its library is found), reference quantizers
+// (identical bytes to ggml's quantize_row_*_ref: compared live when ggml is found, and by recorded hashes),
+// and quantize -> dequantize error bounds.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "quant/kernels.h"
+#include "quant/weight.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+using namespace g4;
+
+namespace {
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  uint32_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return uint32_t(s >> 11);
+  }
+  float uniform() { return float(next() & 0xffffff) / float(1 << 24); }  // [0, 1)
+  float normalish() {  // Irwin-Hall: deterministic, no libm
+    float a = 0;
+    for (int i = 0; i < 4; ++i) a += uniform();
+    return (a - 2.0f) * 1.7320508f;
+  }
+};
+
+// Test data with awkward blocks: zeros, constants, outliers, tiny values, one sign only.
+std::vector<float> make_input(int64_t n, uint64_t seed) {
+  Rng r(seed);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[size_t(i)] = r.normalish();
+  for (int64_t b = 0; b * 32 < n; ++b) {
+    float* p = x.data() + b * 32;
+    switch (b % 9) {
+      case 1: for (int j = 0; j < 32; ++j) p[j] = 0.0f; break;
+      case 2: for (int j = 0; j < 32; ++j) p[j] = 0.37f; break;
+      case 3: p[r.next() % 32] = 25.0f; break;
+      case 4: for (int j = 0; j < 32; ++j) p[j] *= 1e-6f; break;
+      case 5: for (int j = 0; j < 32; ++j) p[j] = std::fabs(p[j]) + 0.5f; break;
+      case 6: for (int j = 0; j < 32; ++j) p[j] = -std::fabs(p[j]); break;
+      default: break;
+    }
+  }
+  return x;
+}
+
+uint64_t fnv1a(const std::vector<uint8_t>& v) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t b : v) h = (h ^ b) * 1099511628211ull;
+  return h;
+}
+
+const WType kQuantTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K};
+
+// ---------------------------------------------------------------- independent element decoders
+uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+
+int k_scale(const uint8_t* s, int j) { return j < 4 ? (s[j] & 63) : ((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4)); }
+int k_min(const uint8_t* s, int j) { return j < 4 ? (s[j + 4] & 63) : ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)); }
+
+// Element e of a block, following the layouts in ggml-common.h (and ggml's order of float operations).
+float decode_element(WType t, const uint8_t* blk, int e) {
+  switch (t) {
+    case WType::Q8_0: return float(int8_t(blk[2 + e])) * f16_to_f32(rd16(blk));
+    case WType::Q4_0: {
+      const uint8_t byte = blk[2 + (e % 16)];
+      const int q = (e < 16 ? (byte & 15) : (byte >> 4)) - 8;
+      return float(q) * f16_to_f32(rd16(blk));
+    }
+    case WType::Q4_K: case WType::Q5_K: {
+      const bool five = t == WType::Q5_K;
+      const int j = e / 32;
+      const uint8_t* qs = blk + (five ? 48 : 16);
+      const uint8_t byte = qs[(j / 2) * 32 + e % 32];
+      int q = (j % 2) ? (byte >> 4) : (byte & 15);
+      if (five && ((blk[16 + e % 32] >> j) & 1)) q += 16;
+      const float dsc = f16_to_f32(rd16(blk)) * float(k_scale(blk + 4, j));
+      const float dm = f16_to_f32(rd16(blk + 2)) * float(k_min(blk + 4, j));
+      return dsc * float(q) - dm;
+    }
+    case WType::Q6_K: {
+      const int half = e / 128, w = e % 128, quarter = w / 32, l = w % 32;
+      const uint8_t lbyte = blk[half * 64 + (quarter % 2) * 32 + l];
+      const int lo = quarter < 2 ? (lbyte & 15) : (lbyte >> 4);
+      const int hi = (blk[128 + half * 32 + l] >> (2 * quarter)) & 3;
+      const int q = (lo | (hi << 4)) - 32;
+      const int8_t sc = int8_t(blk[192 + e / 16]);
+      return f16_to_f32(rd16(blk + 208)) * float(sc) * float(q);
+    }
+    default: return 0;
+  }
+}
+
+// Random block bytes with finite fp16 scales.
+std::vector<uint8_t> random_blocks(WType t, int64_t nblocks, uint64_t seed) {
+  const WTypeInfo& info = wtype_info(t);
+  Rng r(seed);
+  std::vector<uint8_t> v(static_cast<size_t>(nblocks * info.block_bytes));
+  for (auto& b : v) b = uint8_t(r.next());
+  auto set_half = [&](uint8_t* p) {
+    const uint16_t h = f32_to_f16((r.uniform() - 0.3f) * 0.05f);
+    p[0] = uint8_t(h);
+    p[1] = uint8_t(h >> 8);
+  };
+  for (int64_t i = 0; i < nblocks; ++i) {
+    uint8_t* b = v.data() + i * info.block_bytes;
+    if (t == WType::Q6_K) set_half(b + 208);
+    else set_half(b);
+    if (t == WType::Q4_K || t == WType::Q5_K) set_half(b + 2);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- optional live ggml
+struct Ggml {
+  void* h = nullptr;
+  using Deq = void (*)(const void*, float*, int64_t);
+  using Qnt = void (*)(const float*, void*, int64_t);
+  Ggml() {
+    std::vector<std::string> paths;
+    if (const char* e = std::getenv("G4_GGML_BASE")) paths.push_back(e);
+    const std::string rel = "/peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
+    paths.push_back(std::string(G4_SHARED_DIR) + rel);
+    paths.push_back("/tmp/peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so");
+    for (const auto& p : paths)
+      if ((h = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
+  }
+  ~Ggml() {
+    if (h) dlclose(h);
+  }
+  static const char* suffix(WType t) {
+    switch (t) {
+      case WType::Q8_0: return "q8_0";
+      case WType::Q4_0: return "q4_0";
+      case WType::Q4_K: return "q4_K";
+      case WType::Q5_K: return "q5_K";
+      case WType::Q6_K: return "q6_K";
+      default: return "";
+    }
+  }
+  Deq deq(WType t) const { return h ? Deq(dlsym(h, (std::string("dequantize_row_") + suffix(t)).c_str())) : nullptr; }
+  Qnt qnt(WType t) const {
+    return h ? Qnt(dlsym(h, (std::string("quantize_row_") + suffix(t) + "_ref").c_str())) : nullptr;
+  }
+};
+
+const Ggml& ggml() {
+  static Ggml g;
+  return g;
+}
+
+}  // namespace
+
+TEST(QuantFormats, Fp16ConversionMatchesHardware) {
+#if defined(__x86_64__) && defined(__F16C__)
+  GTEST_SKIP() << "compiled with F16C";
+#endif
+  // The reference quantizers store scales with core/dtype's f32_to_f16, which must round like ggml
+  // (IEEE round to nearest even): compare against the F16C instruction where the CPU has it.
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no F16C";
+  Rng r(7);
+  auto hw = [](float f) __attribute__((target("f16c"))) { return uint16_t(_cvtss_sh(f, 0)); };
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t bits = r.next() ^ (r.next() << 21);
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(f32_to_f16(f), hw(f)) << f;
+  }
+}
+
+TEST(QuantFormats, DequantizeMatchesFormatDefinition) {
+  for (WType t : kQuantTypes) {
+    const WTypeInfo& info = wtype_info(t);
+    for (int64_t nb : {1, 3, 8}) {
+      auto blocks = random_blocks(t, nb, 100 + nb);
+      std::vector<float> out(static_cast<size_t>(nb * info.block_elems));
+      dequantize_blocks(t, blocks.data(), out.data(), nb * info.block_elems);
+      for (int64_t i = 0; i < nb * info.block_elems; ++i) {
+        const float ref = decode_element(t, blocks.data() + (i / info.block_elems) * info.block_bytes,
+                                         int(i % info.block_elems));
+        ASSERT_EQ(std::memcmp(&ref, &out[size_t(i)], 4), 0) << info.name << " element " << i << ": " << out[size_t(i)]
+                                                           << " vs " << ref;
+      }
+    }
+  }
+}
+
+TEST(QuantFormats, DequantizeMatchesGgml) {
+  if (!ggml().h) GTEST_SKIP() << "llama.cpp's libggml-base.so not found (set G4_GGML_BASE)";
+  for (WType t : kQuantTypes) {
+    const WTypeInfo& info = wtype_info(t);
+    auto fn = ggml().deq(t);
+    ASSERT_NE(fn, nullptr);
+    const int64_t nb = 16, n = nb * info.block_elems;
+    auto blocks = random_blocks(t, nb, 55);
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    dequantize_blocks(t, blocks.data(), a.data(), n);
+    fn(blocks.data(), b.data(), n);
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), size_t(n) * 4), 0) << info.name;
+  }
+}
+
+TEST(QuantFormats, QuantizeMatchesGgmlReference) {
+  if (!ggml().h) GTEST_SKIP() << "llama.cpp's libggml-base.so not found (set G4_GGML_BASE)";
+  for (WType t : kQuantTypes) {
+    auto fn = ggml().qnt(t);
+    ASSERT_NE(fn, nullptr);
+    for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1234}) {
+      const int64_t n = 256 * 9;
+      auto x = make_input(n, seed);
+      if (seed % 4 == 0)
+        for (auto& v : x) v *= 1000.0f;
+      std::vector<uint8_t> a(wtype_row_bytes(t, n)), b(a.size());
+      quantize_row(t, x.data(), a.data(), n);
+      fn(x.data(), b.data(), n);
+      ASSERT_EQ(a, b) << wtype_info(t).name << " seed " << seed;
+    }
+  }
+}
+
+TEST(QuantFormats, QuantizeMatchesRecordedGgmlOutput) {
+  // FNV-1a of ggml's quantize_row_*_ref output for make_input(256 * 9, 1234), recorded from llama.cpp.
+  const std::pair<WType, uint64_t> expected[] = {
+      {WType::Q8_0, 0x66f7334c0ba2850eull}, {WType::Q4_0, 0x3dedde91c6f3d4d1ull}, {WType::Q4_K, 0x76f9f6f5a5b05cd9ull},
+      {WType::Q5_K, 0xe20822af2878d270ull}, {WType::Q6_K, 0xef58af0506e0f688ull}};
+  for (auto [t, h] : expected) {
+    const int64_t n = 256 * 9;
+    auto x = make_input(n, 1234);
+    std::vector<uint8_t> q(wtype_row_bytes(t, n));
+    quantize_row(t, x.data(), q.data(), n);
+    if (std::getenv("G4_PRINT_HASHES")) std::printf("%s 0x%016llxull\n", wtype_info(t).name, (unsigned long long)fnv1a(q));
+    EXPECT_EQ(fnv1a(q), h) << wtype_info(t).name;
+  }
+}
+
+TEST(QuantFormats, RoundTripErrorBounds) {
+  for (WType t : kQuantTypes) {
+    const WTypeInfo& info = wtype_info(t);
+    const int64_t n = 256 * 12;
+    auto x = make_input(n, 99);
+    std::vector<uint8_t> q(wtype_row_bytes(t, n));
+    quantize_row(t, x.data(), q.data(), n);
+    std::vector<float> y(static_cast<size_t>(n));
+    dequantize_blocks(t, q.data(), y.data(), n);
+    // Error per element relative to the value range of its group (32 values; 256 for the K-quants,
+    // whose 6-bit sub-block scales and mins are relative to the super-block).
+    const int group = (t == WType::Q8_0 || t == WType::Q4_0) ? 32 : 256;
+    const float bound = t == WType::Q8_0 ? 0.5f / 127 : t == WType::Q4_0 ? 0.5f / 8 : t == WType::Q6_K ? 1.0f / 32 + 1.0f / 64
+                        : t == WType::Q5_K ? 1.0f / 31 + 1.0f / 63 : 1.0f / 15 + 1.0f / 63;
+    for (int64_t b = 0; b < n / group; ++b) {
+      float mn = 0, mx = 0;
+      for (int j = 0; j < group; ++j) {
+        const float v = x[size_t(b * group + j)];
+        mn = std::min(mn, v);
+        mx = std::max(mx, v);
+      }
+      const float range = std::max(std::max(mx, -mn), mx - mn);
+      for (int j = 0; j < group; ++j) {
+        const size_t i = size_t(b * group + j);
+        ASSERT_LE(std::fabs(y[i] - x[i]), (bound * 1.01f + 1.0f / 1024) * range + 1e-5f)
+            << info.name << " element " << i << " x=" << x[i] << " y=" << y[i];
+      }
+    }
+  }
+  std::vector<float> x = make_input(96, 5), y(96);
+  for (WType t : {WType::F32, WType::F16, WType::BF16}) {
+    std::vector<uint8_t> q(wtype_row_bytes(t, 96));
+    quantize_row(t, x.data(), q.data(), 96);
+    dequantize_blocks(t, q.data(), y.data(), 96);
+    for (size_t i = 0; i < 96; ++i)
+      EXPECT_NEAR(y[i], x[i], std::fabs(x[i]) * (t == WType::F32 ? 0 : t == WType::F16 ? 1e-3 : 4e-3) + 1e-6);
+  }
+}
+
+TEST(QuantFormats, PartialBlocksThrow) {
+  std::vector<float> x(48);
+  std::vector<uint8_t> q(64);
+  EXPECT_THROW(quantize_row(WType::Q4_0, x.data(), q.data(), 48), Error);
+  EXPECT_THROW(dequantize_blocks(WType::Q6_K, q.data(), x.data(), 48), Error);
+}
+
+TEST(QuantFormats, DequantizeRowOfWeight) {
+  const int64_t rows = 3, cols = 512;
+  auto x = make_input(rows * cols, 8);
+  std::vector<uint8_t> q(wtype_row_bytes(WType::Q5_K, cols) * rows);
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(WType::Q5_K, x.data() + r * cols, q.data() + r * wtype_row_bytes(WType::Q5_K, cols), cols);
+  Weight w{q.data(), WType::Q5_K, rows, cols};
+  std::vector<float> a(cols), b(cols);
+  dequantize_row(w, 2, a.data());
+  dequantize_blocks(WType::Q5_K, w.row_ptr(2), b.data(), cols);
+  EXPECT_EQ(a, b);
+}
