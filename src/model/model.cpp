@@ -52,6 +52,29 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
+namespace {
+void touch(const Weight& w) {
+  if (w.empty()) return;
+  volatile uint8_t sink = 0;
+  const size_t n = w.bytes();
+  for (size_t i = 0; i < n; i += 4096) sink ^= w.data[i];
+  if (n) sink ^= w.data[n - 1];
+}
+}  // namespace
+
+void Model::prefetch(const std::function<void(int, int)>& progress) const {
+  const int total = int(weights_.layers.size()) + 1;
+  touch(weights_.embed);
+  touch(weights_.ple_model_proj);
+  if (progress) progress(1, total);
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    const LayerWeights& l = weights_.layers[i];
+    for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router, &l.ple_gate, &l.ple_proj}) touch(*w);
+    for (const ExpertWeights& e : l.experts) { touch(e.gate); touch(e.up); touch(e.down); }
+    if (progress) progress(int(i) + 2, total);
+  }
+}
+
 size_t Model::weight_bytes() const {
   size_t n = 0;
   auto add = [&](const Weight& w) { n += w.empty() ? 0 : w.bytes(); };

@@ -48,6 +48,10 @@ class Model {
 
   std::unique_ptr<KVCache> new_cache(int64_t max_context, int max_chunk = 512) const;
 
+  // Reads every weight page once (so the first answer does not wait on the disk), reporting progress
+  // as (layers done, layers total).
+  void prefetch(const std::function<void(int, int)>& progress = nullptr) const;
+
   int64_t parameter_count() const;
   size_t weight_bytes() const;
 

@@ -1,0 +1,46 @@
+// gemma4 run: one prompt, one streamed answer.
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/chat_common.h"
+#include "cli/command.h"
+#include "cli/common.h"
+#include "cli/sampling_options.h"
+#include "core/error.h"
+
+namespace {
+
+int run_run(int argc, char** argv) {
+  g4::cli::Args args("run", "Answer one prompt with the model's chat template, streaming the answer to stdout.");
+  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true).option("prompt", "TEXT", "the user's message", true).alias("p", "prompt");
+  g4::cli::add_chat_options(args);
+  g4::cli::add_sampling_options(args);
+  g4::cli::add_thread_option(args);
+  args.flag("stats", "print timing to stderr after the answer");
+  if (!args.parse(argc, argv)) return args.exit_code();
+  g4::cli::apply_thread_option(args);
+  g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
+  const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
+  if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
+  if (ctx < 16) throw g4::Error("--ctx must be at least 16");
+  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
+  g4::ChatSession session(*m.model, *m.format, ctx);
+  if (args.has("system")) session.set_system(args.get("system"));
+  session.set_thinking(args.has("think"));
+  const bool show_reasoning = args.has("think");
+  g4::TurnResult r = session.ask(args.get("prompt"), sampling, int(max_tokens), g4::cli::stop_strings_from_args(args),
+                                 [&](const g4::AnswerStream::Delta& d) {
+                                   g4::cli::print_delta(d, show_reasoning);
+                                   return true;
+                                 });
+  std::printf("\n");
+  if (args.has("stats"))
+    std::fprintf(stderr, "prompt: %d tokens in %.2f s; answer: %d tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
+                 r.prefill_seconds, r.completion_tokens,
+                 r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, g4::stop_reason_name(r.reason));
+  return 0;
+}
+
+}  // namespace
+
+G4_COMMAND("run", "answer one prompt (chat template applied), streamed", run_run);
