@@ -10,8 +10,13 @@ if [ ! -f models/demo/model.safetensors ]; then
   build/gemma4 demo-model --out models/demo
 fi
 echo
-echo "== gemma4 info (demo model: random weights, so its answers are noise) =="
+echo "== The demo model has RANDOM weights: everything below works, but what it says is noise. =="
+echo
+echo "== gemma4 info =="
 build/gemma4 info --model models/demo | head -n 12
 echo
-echo "== gemma4 generate: 16 greedy tokens after <bos> (ids in, ids out) =="
-build/gemma4 generate --model models/demo --ids 2,818,5279,529 --max-tokens 16 --greedy --json
+echo "== gemma4 run: the official chat template, the real tokenizer, a streamed answer =="
+build/gemma4 run --model models/demo -p "Why is the sky blue?" --max-tokens 24 --seed 1 --stats
+echo
+echo "== gemma4 generate: token ids in, token ids out =="
+build/gemma4 generate --model models/demo --ids 2,818,5279,529 --max-tokens 8 --greedy --json

@@ -88,6 +88,11 @@ TEST_P(FixtureTest, GreedyDecodingWithKVCacheMatchesGeneratedIds) {
   EXPECT_LE(worst, kTolerance);
 }
 
+// Chunks of 1, 3 or 7 tokens take the kernels' matrix-vector paths while the 37-token pass takes the
+// matrix-matrix path; they sum in different orders, so they agree to float rounding (a few 1e-5 of
+// the logit range), not bit for bit. A wrong window, ring slot or position would be off by far more.
+constexpr double kChunkTolerance = 5e-5;
+
 TEST_P(FixtureTest, ChunkedPrefillEqualsOnePass) {
   const std::string dir = test::fixture(GetParam());
   Reference ref = load_reference(dir);
@@ -97,10 +102,10 @@ TEST_P(FixtureTest, ChunkedPrefillEqualsOnePass) {
   for (int chunk : {1, 3, 7}) {
     auto cache = model->new_cache(64, chunk);
     std::vector<float> chunked = model->prefill(*cache, ref.input_ids, true);
-    EXPECT_LE(test::rel_error(chunked, whole), 1e-5) << "chunk " << chunk;
+    EXPECT_LE(test::rel_error(chunked, whole), kChunkTolerance) << "chunk " << chunk;
     // The caches must also agree: the next token's logits are the same.
     std::vector<float> a = model->prefill(*cache, {5}), b = model->prefill(*one, {5});
-    EXPECT_LE(test::rel_error(a, b), 1e-5) << "chunk " << chunk;
+    EXPECT_LE(test::rel_error(a, b), kChunkTolerance) << "chunk " << chunk;
     one = model->new_cache(64, 512);
     whole = model->prefill(*one, ref.input_ids, true);
   }
