@@ -1,0 +1,97 @@
+// gemma4 serve: the OpenAI-compatible HTTP server (continuous batching over --parallel KV slots).
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include "cli/args.h"
+#include "cli/command.h"
+#include "cli/common.h"
+#include "cli/sampling_options.h"
+#include "core/error.h"
+#include "runtime/chat.h"
+#include "server/server.h"
+
+namespace {
+
+std::string default_model_id(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.size() > 5 && base.compare(base.size() - 5, 5, ".gguf") == 0) base.resize(base.size() - 5);
+  return base.empty() ? "gemma4" : base;
+}
+
+int run_serve(int argc, char** argv) {
+  g4::cli::Args args("serve",
+                     "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions,\n"
+                     "/v1/models, /health, /metrics). Binds to loopback unless --host says otherwise.");
+  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
+      .option("host", "HOST", "address to bind (0.0.0.0 or :: for every interface)", false, "127.0.0.1")
+      .option("port", "N", "TCP port (0 picks a free one; the chosen port is printed)", false, "8080")
+      .option("parallel", "N", "sequences decoded together (KV slots)", false, "4")
+      .option("ctx", "N", "context size per sequence, in tokens", false, "4096")
+      .option("queue", "N", "requests that may wait for a slot before the server answers 503", false, "64")
+      .option("prefill-chunk", "N", "prompt tokens per engine step", false, "256")
+      .option("max-tokens", "N", "default completion budget of a chat request (-1: until the context is full)", false, "-1")
+      .option("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/ requests")
+      .option("alias", "NAME", "model id to report and accept (default: the model folder's name)")
+      .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
+      .flag("quiet", "do not log requests");
+  g4::cli::add_sampling_options(args);
+  g4::cli::add_thread_option(args);
+  if (!args.parse(argc, argv)) return args.exit_code();
+  g4::cli::apply_thread_option(args);
+
+  g4::server::ServerOptions o;
+  o.host = args.get("host");
+  long long port = args.get_int("port");
+  if (port < 0 || port > 65535) throw g4::Error("--port must be between 0 and 65535");
+  o.port = int(port);
+  long long parallel = args.get_int("parallel"), ctx = args.get_int("ctx"), queue = args.get_int("queue");
+  long long chunk = args.get_int("prefill-chunk");
+  if (parallel < 1 || parallel > 256) throw g4::Error("--parallel must be between 1 and 256");
+  if (ctx < 16 || ctx > (1 << 22)) throw g4::Error("--ctx must be between 16 and 4194304");
+  if (queue < 0 || queue > 100000) throw g4::Error("--queue must be between 0 and 100000");
+  if (chunk < 1 || chunk > 8192) throw g4::Error("--prefill-chunk must be between 1 and 8192");
+  o.scheduler.parallel = int(parallel);
+  o.scheduler.ctx = ctx;
+  o.scheduler.max_queue = int(queue);
+  o.scheduler.prefill_chunk = int(chunk);
+  o.scheduler.batching = !args.has("no-batching");
+  o.default_max_tokens = args.get_int("max-tokens");
+  if (args.has("api-key")) o.api_key = args.get("api-key");
+  o.defaults = g4::cli::sampling_from_args(args);
+  o.fixed_seed = args.has("seed");
+  o.log_requests = !args.has("quiet");
+  const std::string model_path = args.get("model");
+  o.model_id = args.has("alias") ? args.get("alias") : default_model_id(model_path);
+
+  // Signals are taken by this thread only (sigwait below); every other thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::shared_ptr<const g4::Model> model = g4::load_model(model_path);
+  if (int64_t(o.scheduler.ctx) > model->config().max_position_embeddings && model->config().max_position_embeddings > 0)
+    std::fprintf(stderr, "warning: --ctx %lld exceeds the model's max_position_embeddings (%d)\n", ctx,
+                 model->config().max_position_embeddings);
+  std::shared_ptr<const g4::ChatFormat> chat = g4::ChatFormat::load(model_path);
+  g4::server::ApiServer server(model, chat, o);
+  server.start();
+  std::printf("gemma4 serve: model '%s' (%s), %d slots x %lld tokens, listening on http://%s:%d\n", o.model_id.c_str(),
+              model_path.c_str(), o.scheduler.parallel, ctx,
+              o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), server.port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::fprintf(stderr, "gemma4 serve: stopping (signal %d)\n", sig);
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+G4_COMMAND("serve", "OpenAI-compatible HTTP server with continuous batching", run_serve);

@@ -1,0 +1,438 @@
+#include "server/openai_api.h"
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "core/error.h"
+
+namespace g4::server {
+
+std::string ApiError::default_type(int status) {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 404: return "invalid_request_error";
+    case 429:
+    case 503: return "server_overloaded";
+    case 500: return "server_error";
+    default: return "invalid_request_error";
+  }
+}
+
+std::string error_body(const ApiError& e) {
+  Json err = {{"message", e.what()}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+  if (!e.param.empty()) err["param"] = e.param;
+  if (!e.code.empty()) err["code"] = e.code;
+  return Json{{"error", err}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string random_id(const std::string& prefix) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static const char* al = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string s = prefix;
+  for (int i = 0; i < 24; ++i) s.push_back(al[rng() % 62]);
+  return s;
+}
+
+std::string sse_data(const Json& j) {
+  return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+}
+
+namespace {
+
+[[noreturn]] void bad(const std::string& param, const std::string& message, const std::string& code = "") {
+  throw ApiError(400, message, param, code.empty() ? "invalid_value" : code);
+}
+
+const char* type_name(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    default: return "a number";
+  }
+}
+
+bool present(const Json& body, const char* key) { return body.contains(key) && !body.at(key).is_null(); }
+
+double number_in(const Json& body, const char* key, double lo, double hi, double def) {
+  if (!present(body, key)) return def;
+  const Json& v = body.at(key);
+  if (!v.is_number()) bad(key, std::string("'") + key + "' must be a number, not " + type_name(v), "invalid_type");
+  double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi)
+    bad(key, std::string("'") + key + "' must be between " + Json(lo).dump() + " and " + Json(hi).dump() + ", got " + v.dump());
+  return x;
+}
+
+int64_t integer_in(const Json& body, const char* key, int64_t lo, int64_t hi, int64_t def) {
+  if (!present(body, key)) return def;
+  const Json& v = body.at(key);
+  bool integral = v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+                                            std::fabs(v.get<double>()) < 9e15);
+  if (!integral) bad(key, std::string("'") + key + "' must be an integer, not " + (v.is_number() ? v.dump() : type_name(v)), "invalid_type");
+  int64_t x = v.is_number_unsigned() ? int64_t(std::min<uint64_t>(v.get<uint64_t>(), uint64_t(INT64_MAX)))
+                                     : v.is_number_integer() ? v.get<int64_t>() : int64_t(v.get<double>());
+  if (x < lo || x > hi)
+    bad(key, std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v.dump());
+  return x;
+}
+
+bool boolean(const Json& body, const char* key, bool def) {
+  if (!present(body, key)) return def;
+  const Json& v = body.at(key);
+  if (!v.is_boolean()) bad(key, std::string("'") + key + "' must be a boolean, not " + type_name(v), "invalid_type");
+  return v.get<bool>();
+}
+
+void parse_common(const Json& body, const ParseContext& ctx, GenerationOptions& o, int64_t default_max_tokens) {
+  if (present(body, "model")) {
+    if (!body["model"].is_string()) bad("model", "'model' must be a string", "invalid_type");
+    o.model = body["model"].get<std::string>();
+  }
+  o.stream = boolean(body, "stream", false);
+  if (present(body, "stream_options")) {
+    const Json& so = body["stream_options"];
+    if (!so.is_object()) bad("stream_options", "'stream_options' must be an object", "invalid_type");
+    o.include_usage = boolean(so, "include_usage", false);
+  }
+  if (integer_in(body, "n", 1, 128, 1) != 1) bad("n", "only n=1 is supported");
+  if (present(body, "logprobs") && body["logprobs"].is_boolean() && body["logprobs"].get<bool>())
+    bad("logprobs", "logprobs are not supported by this server", "unsupported_parameter");
+  if (present(body, "logprobs") && body["logprobs"].is_number_integer() && body["logprobs"].get<int64_t>() > 0)
+    bad("logprobs", "logprobs are not supported by this server", "unsupported_parameter");
+
+  SamplingParams p = ctx.defaults;
+  p.greedy = false;
+  if (ctx.defaults.greedy) p.temperature = 0;
+  p.temperature = float(number_in(body, "temperature", 0.0, 2.0, p.temperature));
+  p.top_p = float(number_in(body, "top_p", 0.0, 1.0, p.top_p));
+  if (p.top_p <= 0) {  // top_p 0: only the most likely token
+    p.top_p = 1.0f;
+    p.temperature = 0;
+  }
+  int64_t top_k = integer_in(body, "top_k", -1, std::max<int64_t>(ctx.vocab_size, 1), p.top_k);
+  p.top_k = int(top_k < 0 ? 0 : top_k);
+  p.min_p = float(number_in(body, "min_p", 0.0, 1.0, p.min_p));
+  p.presence_penalty = float(number_in(body, "presence_penalty", -2.0, 2.0, p.presence_penalty));
+  p.frequency_penalty = float(number_in(body, "frequency_penalty", -2.0, 2.0, p.frequency_penalty));
+  if (present(body, "repetition_penalty")) {
+    p.repetition_penalty = float(number_in(body, "repetition_penalty", 0.0, 10.0, 1.0));
+    if (p.repetition_penalty <= 0) bad("repetition_penalty", "'repetition_penalty' must be greater than 0");
+  }
+  if (present(body, "seed")) {
+    p.seed = uint64_t(integer_in(body, "seed", INT64_MIN, INT64_MAX, 0));
+  } else if (!ctx.fixed_seed) {
+    p.seed = Sampler::random_seed();
+  }
+  if (present(body, "logit_bias")) {
+    const Json& lb = body["logit_bias"];
+    if (!lb.is_object()) bad("logit_bias", "'logit_bias' must be an object mapping token ids to biases", "invalid_type");
+    for (auto it = lb.begin(); it != lb.end(); ++it) {
+      const std::string& k = it.key();
+      if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos)
+        bad("logit_bias", "'logit_bias' keys must be token ids, got '" + k + "'");
+      int64_t id = std::stoll(k);
+      if (id >= ctx.vocab_size) bad("logit_bias", "token id " + k + " in 'logit_bias' is out of range");
+      if (!it.value().is_number()) bad("logit_bias", "'logit_bias' values must be numbers", "invalid_type");
+      double b = it.value().get<double>();
+      if (!std::isfinite(b) || b < -100 || b > 100) bad("logit_bias", "'logit_bias' values must be between -100 and 100");
+      p.logit_bias[int32_t(id)] = b <= -100 ? -std::numeric_limits<float>::infinity() : float(b);
+    }
+  }
+  o.sampling = p;
+
+  o.max_tokens = default_max_tokens;
+  int64_t mt = integer_in(body, "max_tokens", 0, INT32_MAX, -2);
+  int64_t mct = integer_in(body, "max_completion_tokens", 0, INT32_MAX, -2);
+  if (mct != -2) o.max_tokens = mct;
+  else if (mt != -2) o.max_tokens = mt;
+
+  if (present(body, "stop")) {
+    const Json& s = body["stop"];
+    if (s.is_string()) {
+      o.stop.push_back(s.get<std::string>());
+    } else if (s.is_array()) {
+      if (s.size() > 16) bad("stop", "'stop' may hold at most 16 strings");
+      for (const Json& x : s) {
+        if (!x.is_string()) bad("stop", "'stop' must be a string or an array of strings", "invalid_type");
+        o.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or an array of strings", "invalid_type");
+    }
+  }
+}
+
+// Message content as plain text: a string, or an array of text parts.
+std::string content_text(const Json& content, const std::string& where, bool allow_null) {
+  if (content.is_null()) {
+    if (!allow_null) bad(where, "'" + where + "' is required");
+    return "";
+  }
+  if (content.is_string()) return content.get<std::string>();
+  if (content.is_array()) {
+    std::string out;
+    for (size_t i = 0; i < content.size(); ++i) {
+      const Json& part = content[i];
+      std::string pw = where + "[" + std::to_string(i) + "]";
+      if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+        bad(pw, "'" + pw + "' must be an object with a 'type'", "invalid_type");
+      std::string t = part["type"].get<std::string>();
+      if (t == "text" || t == "input_text") {
+        if (!part.contains("text") || !part["text"].is_string()) bad(pw + ".text", "'" + pw + ".text' must be a string", "invalid_type");
+        out += part["text"].get<std::string>();
+      } else if (t == "image_url" || t == "input_image" || t == "input_audio" || t == "file" || t == "image" || t == "audio") {
+        bad(pw, "content parts of type '" + t + "' are not supported by this server (text only)", "unsupported_content");
+      } else {
+        bad(pw + ".type", "unknown content part type '" + t + "'");
+      }
+    }
+    return out;
+  }
+  bad(where, "'" + where + "' must be a string or an array of content parts", "invalid_type");
+}
+
+bool valid_function_name(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  return true;
+}
+
+Json parse_messages(const Json& body) {
+  if (!body.contains("messages")) bad("messages", "'messages' is required", "missing_required_parameter");
+  const Json& msgs = body["messages"];
+  if (!msgs.is_array()) bad("messages", "'messages' must be an array", "invalid_type");
+  if (msgs.empty()) bad("messages", "'messages' must contain at least one message");
+  Json out = Json::array();
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const Json& m = msgs[i];
+    std::string w = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad(w, "'" + w + "' must be an object", "invalid_type");
+    if (!m.contains("role") || !m["role"].is_string()) bad(w + ".role", "'" + w + ".role' is required and must be a string", "invalid_type");
+    std::string role = m["role"].get<std::string>();
+    Json n = Json::object();
+    const Json content = m.contains("content") ? m["content"] : Json();
+    if (role == "system" || role == "developer") {
+      n["role"] = "system";
+      n["content"] = content_text(content, w + ".content", false);
+    } else if (role == "user") {
+      n["role"] = "user";
+      n["content"] = content_text(content, w + ".content", false);
+    } else if (role == "assistant") {
+      n["role"] = "assistant";
+      bool has_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
+      n["content"] = content_text(content, w + ".content", true);
+      for (const char* rk : {"reasoning_content", "reasoning"}) {
+        if (m.contains(rk) && m[rk].is_string() && !m[rk].get<std::string>().empty()) n["reasoning_content"] = m[rk];
+      }
+      if (has_calls) {
+        const Json& tcs = m["tool_calls"];
+        if (!tcs.is_array()) bad(w + ".tool_calls", "'" + w + ".tool_calls' must be an array", "invalid_type");
+        Json calls = Json::array();
+        for (size_t k = 0; k < tcs.size(); ++k) {
+          const Json& tc = tcs[k];
+          std::string tw = w + ".tool_calls[" + std::to_string(k) + "]";
+          if (!tc.is_object() || !tc.contains("function") || !tc["function"].is_object())
+            bad(tw + ".function", "'" + tw + ".function' is required", "invalid_type");
+          const Json& f = tc["function"];
+          if (!f.contains("name") || !f["name"].is_string()) bad(tw + ".function.name", "'" + tw + ".function.name' must be a string", "invalid_type");
+          Json args = Json::object();
+          if (f.contains("arguments") && !f["arguments"].is_null()) {
+            if (f["arguments"].is_string()) {
+              std::string a = f["arguments"].get<std::string>();
+              if (!a.empty()) {
+                try {
+                  args = Json::parse(a);
+                } catch (const std::exception&) {
+                  bad(tw + ".function.arguments", "'" + tw + ".function.arguments' is not valid JSON");
+                }
+              }
+            } else {
+              args = f["arguments"];
+            }
+          }
+          if (!args.is_object()) bad(tw + ".function.arguments", "'" + tw + ".function.arguments' must be a JSON object");
+          Json call = {{"type", "function"}, {"function", {{"name", f["name"]}, {"arguments", args}}}};
+          if (tc.contains("id") && tc["id"].is_string()) call["id"] = tc["id"];
+          calls.push_back(call);
+        }
+        n["tool_calls"] = calls;
+      }
+    } else if (role == "tool" || role == "function") {
+      n["role"] = "tool";
+      n["content"] = content_text(content, w + ".content", false);
+      if (m.contains("tool_call_id")) {
+        if (!m["tool_call_id"].is_string()) bad(w + ".tool_call_id", "'" + w + ".tool_call_id' must be a string", "invalid_type");
+        n["tool_call_id"] = m["tool_call_id"];
+      }
+      if (m.contains("name") && m["name"].is_string()) n["name"] = m["name"];
+    } else {
+      bad(w + ".role", "unknown role '" + role + "' (expected system, developer, user, assistant or tool)");
+    }
+    out.push_back(n);
+  }
+  // A tool message names its function through the assistant call it answers.
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i]["role"] != "tool" || out[i].contains("name")) continue;
+    std::string id = out[i].value("tool_call_id", "");
+    for (size_t j = i; j-- > 0;) {
+      if (!out[j].contains("tool_calls")) continue;
+      for (const Json& c : out[j]["tool_calls"])
+        if (c.value("id", "") == id) out[i]["name"] = c["function"]["name"];
+      break;
+    }
+  }
+  return out;
+}
+
+Json parse_tools(const Json& body) {
+  Json out = Json::array();
+  if (!present(body, "tools")) return out;
+  const Json& tools = body["tools"];
+  if (!tools.is_array()) bad("tools", "'tools' must be an array", "invalid_type");
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const Json& t = tools[i];
+    std::string w = "tools[" + std::to_string(i) + "]";
+    if (!t.is_object()) bad(w, "'" + w + "' must be an object", "invalid_type");
+    if (t.contains("type") && t["type"] != "function") bad(w + ".type", "only tools of type 'function' are supported");
+    if (!t.contains("function") || !t["function"].is_object()) bad(w + ".function", "'" + w + ".function' is required", "missing_required_parameter");
+    const Json& f = t["function"];
+    if (!f.contains("name") || !f["name"].is_string() || !valid_function_name(f["name"].get<std::string>()))
+      bad(w + ".function.name", "'" + w + ".function.name' must be 1-64 letters, digits, '_', '-' or '.'");
+    Json fn = {{"name", f["name"]}, {"description", ""}, {"parameters", {{"type", "object"}, {"properties", Json::object()}}}};
+    if (present(f, "description")) {
+      if (!f["description"].is_string()) bad(w + ".function.description", "'" + w + ".function.description' must be a string", "invalid_type");
+      fn["description"] = f["description"];
+    }
+    if (present(f, "parameters")) {
+      if (!f["parameters"].is_object()) bad(w + ".function.parameters", "'" + w + ".function.parameters' must be a JSON schema object", "invalid_type");
+      fn["parameters"] = f["parameters"];
+    }
+    for (const Json& prev : out)
+      if (prev["function"]["name"] == fn["name"]) bad(w + ".function.name", "duplicate tool name '" + fn["name"].get<std::string>() + "'");
+    out.push_back(Json{{"type", "function"}, {"function", fn}});
+  }
+  return out;
+}
+
+}  // namespace
+
+ChatRequest parse_chat_request(const Json& body, const ParseContext& ctx) {
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "", "invalid_type");
+  ChatRequest r;
+  if (!present(body, "model")) bad("model", "'model' is required", "missing_required_parameter");
+  r.messages = parse_messages(body);
+  parse_common(body, ctx, r, ctx.default_max_tokens);
+  r.tools = parse_tools(body);
+
+  if (present(body, "tool_choice")) {
+    const Json& tc = body["tool_choice"];
+    if (tc.is_string()) {
+      std::string s = tc.get<std::string>();
+      if (s == "auto") r.tool_choice = ToolChoice::Auto;
+      else if (s == "none") r.tool_choice = ToolChoice::None;
+      else if (s == "required") r.tool_choice = ToolChoice::Required;
+      else bad("tool_choice", "'tool_choice' must be 'none', 'auto', 'required' or a function");
+    } else if (tc.is_object()) {
+      if (!tc.contains("function") || !tc["function"].is_object() || !tc["function"].contains("name") || !tc["function"]["name"].is_string())
+        bad("tool_choice", "'tool_choice' must name a function: {\"type\":\"function\",\"function\":{\"name\":...}}");
+      r.tool_choice = ToolChoice::Named;
+      r.tool_name = tc["function"]["name"].get<std::string>();
+      bool found = false;
+      for (const Json& t : r.tools) found = found || t["function"]["name"] == r.tool_name;
+      if (!found) bad("tool_choice", "'tool_choice' names '" + r.tool_name + "', which is not in 'tools'");
+    } else {
+      bad("tool_choice", "'tool_choice' must be a string or an object", "invalid_type");
+    }
+    if ((r.tool_choice == ToolChoice::Required) && r.tools.empty())
+      bad("tool_choice", "'tool_choice' is 'required' but no 'tools' were given");
+  }
+
+  if (present(body, "response_format")) {
+    const Json& rf = body["response_format"];
+    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
+      bad("response_format", "'response_format' must be an object with a 'type'", "invalid_type");
+    std::string t = rf["type"].get<std::string>();
+    try {
+      if (t == "text") {
+        r.format = ResponseFormat::Text;
+      } else if (t == "json_object") {
+        r.format = ResponseFormat::JsonObject;
+        r.json = JsonConstraint::any_object();
+      } else if (t == "json_schema") {
+        r.format = ResponseFormat::JsonSchema;
+        if (!rf.contains("json_schema") || !rf["json_schema"].is_object())
+          bad("response_format.json_schema", "'response_format.json_schema' is required", "missing_required_parameter");
+        const Json& js = rf["json_schema"];
+        if (!js.contains("schema") || !(js["schema"].is_object() || js["schema"].is_boolean()))
+          bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON schema object");
+        r.schema = js["schema"];
+        r.json = JsonConstraint::from_schema(r.schema);
+      } else {
+        bad("response_format.type", "'response_format.type' must be 'text', 'json_object' or 'json_schema'");
+      }
+    } catch (const Error& e) {
+      bad("response_format", std::string("unsupported JSON schema: ") + e.what());
+    }
+  }
+
+  if (present(body, "chat_template_kwargs")) {
+    const Json& k = body["chat_template_kwargs"];
+    if (!k.is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object", "invalid_type");
+    for (auto it = k.begin(); it != k.end(); ++it) {
+      const std::string& key = it.key();
+      if (key == "enable_thinking") {
+        if (!it.value().is_boolean()) bad("chat_template_kwargs.enable_thinking", "'enable_thinking' must be a boolean", "invalid_type");
+        r.enable_thinking = it.value().get<bool>();
+      } else if (key != "messages" && key != "tools" && key != "add_generation_prompt" && key != "bos_token" &&
+                 key != "eos_token") {
+        r.template_kwargs[key] = it.value();
+      }
+    }
+  }
+  r.enable_thinking = boolean(body, "enable_thinking", r.enable_thinking);
+  return r;
+}
+
+CompletionRequest parse_completion_request(const Json& body, const ParseContext& ctx) {
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "", "invalid_type");
+  CompletionRequest r;
+  if (!present(body, "model")) bad("model", "'model' is required", "missing_required_parameter");
+  if (!body.contains("prompt")) bad("prompt", "'prompt' is required", "missing_required_parameter");
+  const Json& p = body["prompt"];
+  auto ids_from = [&](const Json& a) {
+    std::vector<int32_t> ids;
+    for (const Json& x : a) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= ctx.vocab_size)
+        bad("prompt", "'prompt' token ids must be integers in [0, " + std::to_string(ctx.vocab_size) + ")");
+      ids.push_back(int32_t(x.get<int64_t>()));
+    }
+    return ids;
+  };
+  if (p.is_string()) {
+    r.prompt = p.get<std::string>();
+  } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
+    r.prompt = p[0].get<std::string>();
+  } else if (p.is_array() && p.size() == 1 && p[0].is_array()) {
+    r.prompt_ids = ids_from(p[0]);
+    r.has_ids = true;
+  } else if (p.is_array() && !p.empty() && p[0].is_number()) {
+    r.prompt_ids = ids_from(p);
+    r.has_ids = true;
+  } else if (p.is_array() && p.size() > 1) {
+    bad("prompt", "only one prompt per request is supported");
+  } else {
+    bad("prompt", "'prompt' must be a string, an array of one string, or an array of token ids", "invalid_type");
+  }
+  if (present(body, "suffix")) bad("suffix", "'suffix' is not supported", "unsupported_parameter");
+  if (integer_in(body, "best_of", 1, 1, 1) != 1) bad("best_of", "only best_of=1 is supported");
+  parse_common(body, ctx, r, ctx.default_max_tokens >= 0 ? ctx.default_max_tokens : 16);
+  r.echo = boolean(body, "echo", false);
+  return r;
+}
+
+}  // namespace g4::server

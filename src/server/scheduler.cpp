@@ -1,0 +1,410 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace g4::server {
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+constexpr double kRateWindow = 10.0;
+}  // namespace
+
+// ---- channel ----------------------------------------------------------------------------------
+
+bool SeqChannel::wait(std::vector<SeqEvent>& out, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (events_.empty()) cv_.wait_for(lk, timeout, [this] { return !events_.empty(); });
+  if (events_.empty()) return false;
+  for (auto& e : events_) out.push_back(std::move(e));
+  events_.clear();
+  return true;
+}
+
+void SeqChannel::push(SeqEvent e) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+// ---- engine state -----------------------------------------------------------------------------
+
+struct Scheduler::Slot {
+  std::unique_ptr<KVCache> cache;
+  std::vector<int32_t> tokens;  // exactly the tokens whose K/V are in `cache`
+  bool busy = false;
+  uint64_t last_used = 0;
+};
+
+struct Scheduler::Seq {
+  std::shared_ptr<SeqChannel> channel;
+  SeqRequest req;
+  Slot* slot = nullptr;
+  size_t n_fed = 0;  // prompt tokens in the cache
+  int cached = 0;    // of those, reused from an earlier request
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<AnswerStream> answer;
+  std::vector<int32_t> generated;
+  int32_t pending = -1;  // sampled, not yet fed
+  std::vector<float> logits;
+  std::vector<uint8_t> mask;
+  bool done = false;
+};
+
+Scheduler::Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokenizer, SchedulerOptions options)
+    : model_(model), tok_(std::move(tokenizer)), opt_(options) {
+  check(opt_.parallel >= 1 && opt_.parallel <= 1024, "--parallel must be between 1 and 1024");
+  check(opt_.ctx >= 16, "--ctx must be at least 16");
+  check(opt_.max_queue >= 0, "the queue size must not be negative");
+  check(opt_.prefill_chunk >= 1, "the prefill chunk must be at least 1 token");
+  vocab_ = model_.config().vocab_size;
+  const int chunk = int(std::min<int64_t>(opt_.prefill_chunk, opt_.ctx));
+  for (int i = 0; i < opt_.parallel; ++i) {
+    auto s = std::make_unique<Slot>();
+    s->cache = model_.new_cache(opt_.ctx, chunk);
+    slots_.push_back(std::move(s));
+  }
+  stats_.slots_total = opt_.parallel;
+  stats_.kv_tokens_capacity = int64_t(opt_.parallel) * opt_.ctx;
+  thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::stop() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<SeqChannel> Scheduler::submit(SeqRequest request) {
+  if (request.prompt.empty()) throw Error("the prompt is empty");
+  if (int64_t(request.prompt.size()) >= opt_.ctx)
+    throw Error("the prompt has " + std::to_string(request.prompt.size()) + " tokens, which does not fit the context of " +
+                std::to_string(opt_.ctx) + " tokens (with room for one generated token)");
+  for (int32_t id : request.prompt)
+    if (id < 0 || id >= vocab_) throw Error("token id " + std::to_string(id) + " is out of range");
+  auto seq = std::make_unique<Seq>();
+  seq->channel = std::make_shared<SeqChannel>();
+  seq->sampler = std::make_unique<Sampler>(request.sampling);  // validates
+  seq->answer = std::make_unique<AnswerStream>(*tok_, request.stop, request.start_in_reasoning);
+  seq->req = std::move(request);
+  auto ch = seq->channel;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stop_) throw QueueFull();
+    int free_slots = opt_.parallel - stats_.slots_busy;
+    if (int(waiting_.size()) >= opt_.max_queue + std::max(0, free_slots)) throw QueueFull();
+    waiting_.push_back(std::move(seq));
+    stats_.queued = int(waiting_.size());
+  }
+  cv_.notify_all();
+  return ch;
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  SchedulerStats s = stats_;
+  double now = now_seconds();
+  auto rate = [&](const std::deque<std::pair<double, int64_t>>& w) {
+    int64_t n = 0;
+    for (auto& [t, k] : w)
+      if (now - t <= kRateWindow) n += k;
+    return double(n) / kRateWindow;
+  };
+  s.generation_tokens_per_second = rate(gen_window_);
+  s.prompt_tokens_per_second = rate(prompt_window_);
+  return s;
+}
+
+void Scheduler::note_rate(std::deque<std::pair<double, int64_t>>& w, int64_t n, double now) {
+  if (n > 0) w.emplace_back(now, n);
+  while (!w.empty() && now - w.front().first > kRateWindow) w.pop_front();
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      if (stop_) break;
+      if (running_.empty() && waiting_.empty()) cv_.wait(lk, [this] { return stop_ || !waiting_.empty(); });
+      if (stop_) break;
+    }
+    try {
+      step();
+    } catch (const std::exception& e) {
+      // A failure outside a forward pass (should not happen): fail everything running, keep serving.
+      std::fprintf(stderr, "scheduler error: %s\n", e.what());
+      for (auto& s : running_)
+        if (!s->done) finish(*s, "error", e.what());
+      running_.clear();
+    }
+  }
+  // Shutting down: end every request.
+  std::deque<std::unique_ptr<Seq>> waiting;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    waiting.swap(waiting_);
+  }
+  for (auto& s : running_)
+    if (!s->done) finish(*s, "error", "the server is shutting down");
+  for (auto& s : waiting) finish(*s, "error", "the server is shutting down");
+}
+
+void Scheduler::finish(Seq& s, const std::string& reason, const std::string& error) {
+  if (s.done) return;
+  s.done = true;
+  SeqEvent e;
+  if (reason != "cancelled" && reason != "error") {
+    AnswerStream::Delta d = s.answer->finish();
+    e.delta = std::move(d);
+  }
+  e.done = true;
+  e.finish_reason = reason;
+  e.error = error;
+  e.prompt_tokens = int(s.req.prompt.size());
+  e.cached_tokens = s.cached;
+  e.completion_tokens = int(s.generated.size());
+  s.channel->push(std::move(e));
+  std::lock_guard<std::mutex> lk(mu_);
+  if (s.slot) {
+    --stats_.slots_busy;
+    s.slot->busy = false;
+    s.slot->last_used = ++use_counter_;
+    if (reason == "error") {  // the cache may be inconsistent
+      s.slot->cache->clear();
+      s.slot->tokens.clear();
+    }
+    s.slot = nullptr;
+  }
+  if (reason == "cancelled") ++stats_.requests_cancelled;
+  else if (reason == "error") ++stats_.requests_failed;
+  else ++stats_.requests_finished;
+}
+
+void Scheduler::admit() {
+  for (;;) {
+    std::unique_ptr<Seq> seq;
+    std::vector<std::unique_ptr<Seq>> dropped;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      // Requests cancelled before they started are dropped.
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if ((*it)->channel->cancelled()) {
+          dropped.push_back(std::move(*it));
+          it = waiting_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      stats_.queued = int(waiting_.size());
+      bool any_free = std::any_of(slots_.begin(), slots_.end(), [](auto& sl) { return !sl->busy; });
+      if (!waiting_.empty() && any_free) {
+        seq = std::move(waiting_.front());
+        waiting_.pop_front();
+        stats_.queued = int(waiting_.size());
+        ++stats_.slots_busy;  // taken below; counted now so submit() sees it at once
+      }
+    }
+    for (auto& d : dropped) finish(*d, "cancelled");
+    if (!seq) return;
+    // The free slot sharing the longest prefix; else the least recently used one.
+    const std::vector<int32_t>& p = seq->req.prompt;
+    Slot* best = nullptr;
+    size_t best_len = 0;
+    for (auto& sl : slots_) {
+      if (sl->busy) continue;
+      size_t n = std::min(sl->tokens.size(), p.size());
+      size_t l = 0;
+      while (l < n && sl->tokens[l] == p[l]) ++l;
+      if (!best || l > best_len || (l == best_len && sl->last_used < best->last_used)) {
+        best = sl.get();
+        best_len = l;
+      }
+    }
+    size_t reuse = std::min(best_len, p.size() - 1);  // feed at least one token to get logits
+    if (reuse < best->tokens.size()) {
+      try {
+        if (reuse == 0) best->cache->clear();
+        else best->cache->truncate(int64_t(reuse));
+      } catch (const Error&) {
+        best->cache->clear();
+        reuse = 0;
+      }
+      best->tokens.resize(reuse);
+    }
+    best->busy = true;
+    best->last_used = ++use_counter_;
+    seq->slot = best;
+    seq->n_fed = reuse;
+    seq->cached = int(reuse);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stats_.prompt_tokens += int64_t(p.size());
+      stats_.prompt_tokens_cached += int64_t(reuse);
+    }
+    running_.push_back(std::move(seq));
+  }
+}
+
+bool Scheduler::sample(Seq& s) {
+  if (s.req.stop.max_tokens == 0) {
+    finish(s, "length");
+    return false;
+  }
+  const std::vector<uint8_t>* mask = nullptr;
+  if (s.req.constraint && s.req.constraint->allowed(s.mask)) mask = &s.mask;
+  int32_t tok;
+  try {
+    tok = s.sampler->sample(s.logits.data(), vocab_, s.generated, mask);
+  } catch (const Error& e) {
+    finish(s, "error", e.what());
+    return false;
+  }
+  s.generated.push_back(tok);
+  if (s.req.constraint) s.req.constraint->accept(tok);
+  AnswerStream::Delta d = s.answer->push(tok);
+  bool stop = d.stop;
+  if (!d.text.empty() || !d.tool_calls.empty() || !d.content.empty() || !d.reasoning.empty()) {
+    SeqEvent e;
+    e.delta = std::move(d);
+    e.delta.stop = false;
+    s.channel->push(std::move(e));
+  }
+  if (stop) {
+    finish(s, s.answer->reason() == StopReason::MaxTokens ? "length" : "stop");
+    return true;
+  }
+  s.pending = tok;
+  return true;
+}
+
+bool Scheduler::step() {
+  admit();
+  // Cancelled sequences end now.
+  for (auto& s : running_)
+    if (!s->done && s->channel->cancelled()) finish(*s, "cancelled");
+  running_.erase(std::remove_if(running_.begin(), running_.end(), [](auto& s) { return s->done; }), running_.end());
+  if (running_.empty()) return false;
+
+  const double t0 = now_seconds();
+  std::vector<BatchItem> batch;
+  std::vector<Seq*> owners;
+  std::vector<int> fed;
+  int64_t decode_tokens = 0, prefill_tokens = 0;
+  // One decode token for every generating sequence.
+  for (auto& sp : running_) {
+    Seq& s = *sp;
+    if (s.pending < 0) continue;
+    if (s.slot->cache->n_past() + 1 > opt_.ctx) {
+      finish(s, "length");
+      continue;
+    }
+    if (s.logits.size() != size_t(vocab_)) s.logits.resize(size_t(vocab_));
+    BatchItem it;
+    it.cache = s.slot->cache.get();
+    it.ids = &s.pending;
+    it.n_tokens = 1;
+    it.logits = &s.logits;
+    batch.push_back(it);
+    owners.push_back(&s);
+    fed.push_back(1);
+    ++decode_tokens;
+  }
+  // Prefill chunks, oldest request first, within the per-step budget.
+  int budget = opt_.prefill_chunk;
+  for (auto& sp : running_) {
+    Seq& s = *sp;
+    if (s.done || s.pending >= 0 || budget <= 0) continue;
+    size_t left = s.req.prompt.size() - s.n_fed;
+    int n = int(std::min<size_t>({left, size_t(budget), size_t(s.slot->cache->max_chunk())}));
+    if (n <= 0) continue;
+    BatchItem it;
+    it.cache = s.slot->cache.get();
+    it.ids = s.req.prompt.data() + s.n_fed;
+    it.n_tokens = n;
+    const bool last = s.n_fed + size_t(n) == s.req.prompt.size();
+    if (last) {
+      if (s.logits.size() != size_t(vocab_)) s.logits.resize(size_t(vocab_));
+      it.logits = &s.logits;
+    }
+    batch.push_back(it);
+    owners.push_back(&s);
+    fed.push_back(n);
+    budget -= n;
+    prefill_tokens += n;
+  }
+  if (batch.empty()) {
+    running_.erase(std::remove_if(running_.begin(), running_.end(), [](auto& s) { return s->done; }), running_.end());
+    return false;
+  }
+
+  auto run = [&](std::vector<BatchItem>& b) { model_.forward(b); };
+  std::vector<bool> failed(batch.size(), false);
+  if (opt_.batching) {
+    try {
+      run(batch);
+    } catch (const std::exception& e) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        failed[i] = true;
+        finish(*owners[i], "error", e.what());
+      }
+    }
+  } else {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::vector<BatchItem> one{batch[i]};
+      try {
+        run(one);
+      } catch (const std::exception& e) {
+        failed[i] = true;
+        finish(*owners[i], "error", e.what());
+      }
+    }
+  }
+
+  int64_t generated = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (failed[i]) continue;
+    Seq& s = *owners[i];
+    s.slot->tokens.insert(s.slot->tokens.end(), batch[i].ids, batch[i].ids + fed[i]);
+    if (s.pending >= 0) {
+      s.pending = -1;
+    } else {
+      s.n_fed += size_t(fed[i]);
+    }
+    if (batch[i].logits && sample(s)) ++generated;
+  }
+  const double t1 = now_seconds();
+  running_.erase(std::remove_if(running_.begin(), running_.end(), [](auto& s) { return s->done; }), running_.end());
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stats_.forward_passes += opt_.batching ? 1 : int64_t(batch.size());
+    stats_.batch_tokens += decode_tokens + prefill_tokens;
+    stats_.prompt_tokens_computed += prefill_tokens;
+    stats_.generated_tokens += generated;
+    stats_.busy_seconds += t1 - t0;
+    note_rate(gen_window_, generated, t1);
+    note_rate(prompt_window_, prefill_tokens, t1);
+    stats_.running = int(running_.size());
+    int64_t used = 0, bytes = 0;
+    for (auto& sl : slots_) {
+      used += sl->cache->n_past();
+      bytes += int64_t(sl->cache->bytes());
+    }
+    stats_.kv_tokens_used = used;
+    stats_.kv_bytes = bytes;
+  }
+  return true;
+}
+
+}  // namespace g4::server

@@ -1,0 +1,154 @@
+#pragma once
+// The engine: one thread owns the model and runs continuous batching.
+//
+// Each step builds one batch: the next token of every running sequence (one decode token each) plus
+// prefill chunks of sequences that are still reading their prompt (at most `prefill_chunk` prompt
+// tokens per step in all), so new requests join without stalling the ones already generating. After
+// the forward pass every sequence that produced logits samples its own next token (its own sampler,
+// penalties and constraint), its answer stream turns the token into text deltas, and the deltas go to
+// the request's channel.
+//
+// KV memory: `parallel` slots, each a KVCache of `ctx` tokens. A finished sequence leaves its tokens in
+// its slot; a new request takes the free slot that shares the longest prefix with its prompt and only
+// prefills the rest (KVCache::truncate; a fresh prefill when a sliding-window ring cannot roll back
+// that far). Requests beyond the free slots wait in a bounded queue; past `max_queue` waiting,
+// submit() throws QueueFull. A channel's cancel() (client gone) ends its sequence at the next step.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/chat.h"
+#include "runtime/sampler.h"
+#include "runtime/stop.h"
+#include "text/tokenizer.h"
+
+namespace g4::server {
+
+// Restricts which tokens may come next (constrained decoding).
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // Fills `mask` (vocab size) with 1 for allowed tokens. Returns false when every token is allowed.
+  virtual bool allowed(std::vector<uint8_t>& mask) = 0;
+  // The token that was chosen.
+  virtual void accept(int32_t token) = 0;
+};
+
+struct SeqRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  StopConfig stop;                  // EOG ids, stop strings, max_tokens (< 0: until the context is full)
+  bool start_in_reasoning = false;  // the prompt opened the thought channel
+  std::unique_ptr<TokenConstraint> constraint;  // optional
+};
+
+struct SeqEvent {
+  AnswerStream::Delta delta;  // text / reasoning / content / tool calls
+  bool done = false;
+  std::string finish_reason;  // when done: "stop", "length", "cancelled", "error"
+  std::string error;          // when finish_reason == "error"
+  int prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+};
+
+// The channel between the engine and one HTTP request.
+class SeqChannel {
+ public:
+  // Moves pending events into `out`; waits up to `timeout` when there are none. Returns true when
+  // events were received.
+  bool wait(std::vector<SeqEvent>& out, std::chrono::milliseconds timeout);
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_.load(); }
+
+  void push(SeqEvent e);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<SeqEvent> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+class QueueFull : public std::runtime_error {
+ public:
+  QueueFull() : std::runtime_error("the server is busy: too many requests are waiting; retry later") {}
+};
+
+struct SchedulerOptions {
+  int parallel = 4;          // KV slots = sequences decoded together
+  int64_t ctx = 4096;        // tokens per slot
+  int max_queue = 64;        // requests waiting for a slot before submit() refuses
+  int prefill_chunk = 256;   // prompt tokens per step (all prefilling sequences together)
+  bool batching = true;      // false: every sequence gets its own forward pass (for comparison)
+};
+
+struct SchedulerStats {
+  int64_t requests_finished = 0, requests_cancelled = 0, requests_failed = 0;
+  int64_t prompt_tokens = 0;         // prompt tokens of admitted requests
+  int64_t prompt_tokens_cached = 0;  // of those, reused from the prefix cache
+  int64_t prompt_tokens_computed = 0;
+  int64_t generated_tokens = 0;
+  int64_t forward_passes = 0;
+  int64_t batch_tokens = 0;          // tokens through forward passes
+  int queued = 0, running = 0;
+  int64_t kv_tokens_used = 0;        // tokens held in all slots (busy or cached)
+  int64_t kv_tokens_capacity = 0;    // parallel * ctx
+  int64_t kv_bytes = 0;
+  int slots_busy = 0, slots_total = 0;
+  double generation_tokens_per_second = 0;  // over the last 10 seconds
+  double prompt_tokens_per_second = 0;      // computed prompt tokens, last 10 seconds
+  double busy_seconds = 0;                  // engine time spent in steps
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokenizer, SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request; throws QueueFull when the queue is full and g4::Error for an invalid request
+  // (empty prompt, prompt not shorter than the context).
+  std::shared_ptr<SeqChannel> submit(SeqRequest request);
+  SchedulerStats stats() const;
+  const SchedulerOptions& options() const { return opt_; }
+  void stop();
+
+ private:
+  struct Seq;
+  struct Slot;
+  void loop();
+  bool step();  // returns false when there was nothing to do
+  void admit();
+  void finish(Seq& s, const std::string& reason, const std::string& error = "");
+  bool sample(Seq& s);  // true when a token was generated
+  void note_rate(std::deque<std::pair<double, int64_t>>& window, int64_t n, double now);
+
+  const Model& model_;
+  std::shared_ptr<const Tokenizer> tok_;
+  SchedulerOptions opt_;
+  int32_t vocab_ = 0;
+
+  mutable std::mutex mu_;  // guards waiting_, stats_, stop_
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Seq>> waiting_;
+  bool stop_ = false;
+  SchedulerStats stats_;
+  std::deque<std::pair<double, int64_t>> gen_window_, prompt_window_;
+
+  // engine thread only
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<Seq>> running_;
+  uint64_t use_counter_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace g4::server

@@ -1,0 +1,69 @@
+#pragma once
+// The OpenAI-compatible API server: routes HTTP requests to the scheduler.
+//
+//   POST /v1/chat/completions   chat (streaming, tools, reasoning, response_format)
+//   POST /v1/completions        raw text completion
+//   GET  /v1/models, /v1/models/{id}
+//   GET  /health                liveness (no key needed)
+//   GET  /metrics               Prometheus text (no key needed)
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "model/model.h"
+#include "runtime/chat.h"
+#include "server/constraints.h"
+#include "server/http_server.h"
+#include "server/openai_api.h"
+#include "server/scheduler.h"
+
+namespace g4::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;              // empty: no authentication
+  std::string model_id;             // the name /v1/models reports and requests must use
+  SchedulerOptions scheduler;
+  SamplingParams defaults;          // sampling when a request does not say
+  bool fixed_seed = false;
+  int64_t default_max_tokens = -1;  // chat default (< 0: until the context is full)
+  bool log_requests = true;
+};
+
+class ApiServer {
+ public:
+  ApiServer(std::shared_ptr<const Model> model, std::shared_ptr<const ChatFormat> chat, ServerOptions options);
+  ~ApiServer();
+
+  void start();  // binds; throws g4::Error when it cannot
+  void stop();
+  int port() const { return http_ ? http_->port() : 0; }
+  const ServerOptions& options() const { return opt_; }
+  std::string metrics_text() const;
+
+ private:
+  void handle(const HttpRequest& req, HttpResponse& res);
+  void route(const HttpRequest& req, HttpResponse& res);
+  void chat_completions(const HttpRequest& req, HttpResponse& res);
+  void completions(const HttpRequest& req, HttpResponse& res);
+  void check_model(const std::string& model) const;
+  std::vector<int32_t> eog_ids() const;
+  void count(const std::string& path, int status);
+
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const ChatFormat> chat_;
+  ServerOptions opt_;
+  std::shared_ptr<const ConstraintTokens> ctokens_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<HttpServer> http_;
+  mutable std::mutex render_mu_;
+  mutable std::mutex metrics_mu_;
+  std::map<std::pair<std::string, int>, int64_t> requests_;  // (path, status) -> count
+  std::atomic<int64_t> rejected_busy_{0};
+  int64_t created_ = 0;
+};
+
+}  // namespace g4::server
