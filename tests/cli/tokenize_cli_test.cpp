@@ -1,6 +1,8 @@
 // Runs `gemma4 tokenize` / `gemma4 detokenize` as a user would, on fixture cases.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -19,7 +21,8 @@ struct Result {
 
 // Runs the binary with `args`, feeding `input` on stdin; captures stdout (stderr goes to the log).
 Result run(const std::string& args, const std::string& input) {
-  std::string in_path = testing::TempDir() + "g4_tokenize_cli_input.txt";
+  // One file per process: ctest runs these tests in parallel processes.
+  std::string in_path = testing::TempDir() + "g4_tokenize_cli_input." + std::to_string(getpid()) + ".txt";
   std::ofstream(in_path, std::ios::binary) << input;
   std::string cmd = std::string("'") + G4_BINARY + "' " + args + " < '" + in_path + "'";
   FILE* p = popen(cmd.c_str(), "r");
