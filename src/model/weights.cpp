@@ -106,14 +106,23 @@ ModelWeights bind_weights(const ModelConfig& c, const WeightSource& source) {
       lw.router = b.matrix(pre + "router.proj.weight", E, H);
       lw.router_scale = b.vector(pre + "router.scale", H);
       lw.per_expert_scale = b.vector(pre + "router.per_expert_scale", E);
-      Weight gate_up = b.stacked(pre + "experts.gate_up_proj", E, 2 * Im, H);
       Weight down = b.stacked(pre + "experts.down_proj", E, H, Im);
       lw.experts.resize(size_t(E));
-      for (int64_t e = 0; e < E; ++e) {
-        lw.experts[size_t(e)].gate = gate_up.slice_rows(e * 2 * Im, Im);   // packed gate-first
-        lw.experts[size_t(e)].up = gate_up.slice_rows(e * 2 * Im + Im, Im);
-        lw.experts[size_t(e)].down = down.slice_rows(e * H, H);
+      if (b.has(pre + "experts.gate_proj")) {  // split gate/up stacks (GGUF ffn_gate_exps + ffn_up_exps)
+        Weight gate = b.stacked(pre + "experts.gate_proj", E, Im, H);
+        Weight up = b.stacked(pre + "experts.up_proj", E, Im, H);
+        for (int64_t e = 0; e < E; ++e) {
+          lw.experts[size_t(e)].gate = gate.slice_rows(e * Im, Im);
+          lw.experts[size_t(e)].up = up.slice_rows(e * Im, Im);
+        }
+      } else {
+        Weight gate_up = b.stacked(pre + "experts.gate_up_proj", E, 2 * Im, H);
+        for (int64_t e = 0; e < E; ++e) {
+          lw.experts[size_t(e)].gate = gate_up.slice_rows(e * 2 * Im, Im);   // packed gate-first
+          lw.experts[size_t(e)].up = gate_up.slice_rows(e * 2 * Im + Im, Im);
+        }
       }
+      for (int64_t e = 0; e < E; ++e) lw.experts[size_t(e)].down = down.slice_rows(e * H, H);
       lw.pre_ffn_norm2 = b.norm(pre + "pre_feedforward_layernorm_2.weight", H);
       lw.post_ffn_norm1 = b.norm(pre + "post_feedforward_layernorm_1.weight", H);
       lw.post_ffn_norm2 = b.norm(pre + "post_feedforward_layernorm_2.weight", H);

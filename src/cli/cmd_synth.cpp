@@ -1,0 +1,54 @@
+// gemma4 synth: random weights at real Gemma 4 sizes in llama.cpp's GGUF layout, for benchmarks.
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "model/convert.h"
+
+namespace {
+
+std::string default_vocab() {
+  std::string p = std::string(G4_DEFAULT_SHARED) + "/fixtures/tokenizer/gemma4-vocab.gguf";
+  return g4::file_exists(p) ? p : g4::default_vocab_path();
+}
+
+void print_report(const g4::WriteReport& r, const std::string& out) {
+  for (const std::string& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (!r.fallbacks.empty()) {
+    std::fprintf(stderr, "%zu tensors fell back to another type (row width not a multiple of the block size):\n", r.fallbacks.size());
+    for (const std::string& f : r.fallbacks) std::fprintf(stderr, "  %s\n", f.c_str());
+  }
+  std::fprintf(stderr, "wrote %s: %zu tensors, %.3f GB of tensor data\n", out.c_str(), r.n_tensors, double(r.bytes) / 1e9);
+}
+
+int run_synth(int argc, char** argv) {
+  g4::cli::Args args("synth", "Write a GGUF with random weights at a real Gemma 4 size, in llama.cpp's layout (for benchmarks).");
+  args.option("arch", "A", "e2b, e4b, 26b-a4b or 31b")
+      .option("config", "FILE", "instead of --arch: a Hugging Face config.json giving the shapes")
+      .option("type", "T", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", false, "q8_0")
+      .option("out", "FILE", "output .gguf file", true)
+      .option("vocab", "FILE", "GGUF to copy tokenizer.* metadata from (default: the shared gemma4-vocab.gguf)")
+      .option("seed", "N", "random seed", false, "1")
+      .flag("quiet", "no progress bar");
+  g4::cli::add_thread_option(args);
+  if (!args.parse(argc, argv)) return args.exit_code();
+  g4::cli::apply_thread_option(args);
+  g4::SynthOptions o;
+  if (args.has("arch") == args.has("config")) throw g4::Error("synth: give exactly one of --arch (e2b, e4b, 26b-a4b, 31b) or --config FILE");
+  o.arch = args.has("arch") ? args.get("arch") : "";
+  o.config_json = args.has("config") ? args.get("config") : "";
+  o.out = args.get("out");
+  o.type = g4::parse_wtype(args.get("type"));
+  o.vocab = args.has("vocab") ? args.get("vocab") : default_vocab();
+  o.seed = uint64_t(args.get_int("seed"));
+  o.progress = !args.has("quiet");
+  print_report(g4::synth_gguf(o), o.out);
+  return 0;
+}
+
+}  // namespace
+
+G4_COMMAND("synth", "write a random-weight GGUF at a real Gemma 4 size (benchmarks)", run_synth);
