@@ -9,6 +9,7 @@
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "model/ops.h"
+#include "quant/vector_ops.h"
 
 namespace g4 {
 
@@ -128,9 +129,7 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
       scores.resize(size_t(pos - lo + 1));
       for (int64_t j = lo; j <= pos; ++j) {
         const float* kj = item.cache->key(src, j) + size_t(g) * size_t(d);
-        float s = 0;
-        for (int c = 0; c < d; ++c) s += qh[c] * kj[c];
-        s *= scale;
+        float s = kernels::vec_dot(qh, kj, d) * scale;
         if (cap > 0) s = cap * std::tanh(s / cap);
         scores[size_t(j - lo)] = s;
       }
@@ -139,8 +138,7 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
       std::fill(oh, oh + d, 0.0f);
       for (int64_t j = lo; j <= pos; ++j) {
         const float* vj = item.cache->value(src, j) + size_t(g) * size_t(d);
-        const float pj = scores[size_t(j - lo)];
-        for (int c = 0; c < d; ++c) oh[c] += pj * vj[c];
+        kernels::vec_axpy(scores[size_t(j - lo)], vj, oh, d);
       }
     }
   });
@@ -219,7 +217,12 @@ void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* s
   const LayerWeights& lw = weights_.layers[size_t(layer)];
   const int64_t H = config_.hidden_size, I = p.ffn_dim;
   const float eps = config_.rms_norm_eps;
-  std::vector<float> x(size_t(T * H)), g(size_t(T * I)), u(size_t(T * I)), f(size_t(T * H));
+  // Reused across layers and passes: fresh multi-megabyte buffers would cost page faults and zeroing.
+  static thread_local std::vector<float> x, g, u, f;
+  x.resize(size_t(T * H));
+  g.resize(size_t(T * I));
+  u.resize(size_t(T * I));
+  f.resize(size_t(T * H));
   for (int64_t t = 0; t < T; ++t) ops::rms_norm(h + t * H, lw.pre_ffn_norm.data(), H, eps, x.data() + t * H);
   matmul(lw.gate, x.data(), size_t(T), g.data(), pool());
   matmul(lw.up, x.data(), size_t(T), u.data(), pool());
@@ -227,7 +230,8 @@ void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* s
   matmul(lw.down, g.data(), size_t(T), f.data(), pool());
   if (p.moe) {
     ops::rms_norm_rows(f.data(), lw.post_ffn_norm1.data(), T, H, eps);
-    std::vector<float> h2(size_t(T * H));
+    static thread_local std::vector<float> h2;
+    h2.resize(size_t(T * H));
     experts(layer, h, T, h2.data(), sink);
     ops::rms_norm_rows(h2.data(), lw.post_ffn_norm2.data(), T, H, eps);
     ops::add(f.data(), h2.data(), T * H);
@@ -285,8 +289,9 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     if (sink) (*sink)("ple", ple.data(), {T, L, P});
   }
 
-  std::vector<float> x(size_t(T * H)), a(size_t(T * H));
-  std::vector<float> q, k, v, attn, pg, pp;
+  static thread_local std::vector<float> x, a, q, k, v, attn, pg, pp;
+  x.resize(size_t(T * H));
+  a.resize(size_t(T * H));
   for (int64_t i = 0; i < L; ++i) {
     const LayerPlan& p = c.layers[size_t(i)];
     const LayerWeights& lw = weights_.layers[size_t(i)];
@@ -326,9 +331,9 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     if (c.has_ple()) {
       pg.resize(size_t(T * P));
       matmul(lw.ple_gate, h.data(), size_t(T), pg.data(), pool());
+      ops::gelu_mul(pg.data(), nullptr, T * P);
       for (int64_t t = 0; t < T; ++t)
-        for (int64_t j = 0; j < P; ++j)
-          pg[size_t(t * P + j)] = ops::gelu_tanh(pg[size_t(t * P + j)]) * ple[size_t((t * L + i) * P + j)];
+        for (int64_t j = 0; j < P; ++j) pg[size_t(t * P + j)] *= ple[size_t((t * L + i) * P + j)];
       pp.resize(size_t(T * H));
       matmul(lw.ple_proj, pg.data(), size_t(T), pp.data(), pool());
       ops::rms_norm_rows(pp.data(), lw.post_ple_norm.data(), T, H, eps);

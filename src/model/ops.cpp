@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "quant/vector_ops.h"
+
 namespace g4::ops {
 
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
@@ -25,9 +27,7 @@ float gelu_tanh(float u) {
   return 0.5f * u * (1.0f + std::tanh(k * (u + 0.044715f * u * u * u)));
 }
 
-void gelu_mul(float* a, const float* b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) a[i] = gelu_tanh(a[i]) * b[i];
-}
+void gelu_mul(float* a, const float* b, int64_t n) { kernels::vec_gelu_mul(a, b, n); }
 
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
@@ -41,16 +41,6 @@ void softcap(float* y, float cap, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(y[i] / cap);
 }
 
-void softmax(float* x, int64_t n) {
-  float m = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    sum += x[i];
-  }
-  const float inv = float(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
+void softmax(float* x, int64_t n) { kernels::vec_softmax(x, n); }
 
 }  // namespace g4::ops
