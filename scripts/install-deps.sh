@@ -2,8 +2,13 @@
 # Installs the Debian 12 packages the build, tests and benchmarks need. Idempotent; needs root (or sudo).
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
-      nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libhwy-dev
-      clang libclang-rt-dev python3 nodejs npm)
+      nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+      clang libclang-rt-dev python3)
+# Node.js and npm (for the server test's official OpenAI client): use the machine's own when present
+# (it may come from another source than Debian, whose npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
