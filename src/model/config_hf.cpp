@@ -72,22 +72,28 @@ std::vector<LayerType> read_layer_types(const Reader& r, int n_layers, int defau
   return types;
 }
 
-ModelConfig read_gemma4(const Reader& r) {
+// The fields both families name the same way.
+ModelConfig read_common(const Reader& r, Family family, int default_window) {
   ModelConfig c;
-  c.family = Family::Gemma4;
+  c.family = family;
   c.vocab_size = r.get_int("vocab_size");
   c.hidden_size = r.get_int("hidden_size");
   c.n_layers = r.get_int("num_hidden_layers");
   c.n_heads = r.get_int("num_attention_heads");
   c.intermediate_size = r.get_int("intermediate_size");
-  c.sliding_window = r.get_int("sliding_window", 512);
+  c.sliding_window = r.get_int("sliding_window", default_window);
   c.rms_norm_eps = float(r.get_double("rms_norm_eps", 1e-6));
   c.final_logit_softcap = float(r.get_double("final_logit_softcapping", 0.0));
+  c.max_position_embeddings = r.get_int("max_position_embeddings", 131072);
+  return c;
+}
+
+ModelConfig read_gemma4(const Reader& r) {
+  ModelConfig c = read_common(r, Family::Gemma4, 512);
   c.attention_scale = 1.0f;
   c.ple_dim = r.get_int("hidden_size_per_layer_input", 0);
   c.ple_vocab = r.get_int("vocab_size_per_layer_input", c.vocab_size);
   c.n_kv_shared_layers = r.get_int("num_kv_shared_layers", 0);
-  c.max_position_embeddings = r.get_int("max_position_embeddings", 131072);
   if (r.get_bool("enable_moe_block", false)) {
     c.n_experts = r.get_int("num_experts");
     c.top_k_experts = r.get_int("top_k_experts");
@@ -149,21 +155,11 @@ ModelConfig read_gemma4(const Reader& r) {
 }
 
 ModelConfig read_gemma3(const Reader& r) {
-  ModelConfig c;
-  c.family = Family::Gemma3;
-  c.vocab_size = r.get_int("vocab_size");
-  c.hidden_size = r.get_int("hidden_size");
-  c.n_layers = r.get_int("num_hidden_layers");
-  c.n_heads = r.get_int("num_attention_heads");
-  c.intermediate_size = r.get_int("intermediate_size");
-  c.sliding_window = r.get_int("sliding_window", 4096);
-  c.rms_norm_eps = float(r.get_double("rms_norm_eps", 1e-6));
-  c.final_logit_softcap = float(r.get_double("final_logit_softcapping", 0.0));
+  ModelConfig c = read_common(r, Family::Gemma3, 4096);
   c.attn_logit_softcap = float(r.get_double("attn_logit_softcapping", 0.0));
   c.norm_adds_one = true;
   c.has_v_norm = false;
   c.has_layer_scalar = false;
-  c.max_position_embeddings = r.get_int("max_position_embeddings", 131072);
   const int head_dim = r.get_int("head_dim", 256);
   c.attention_scale = float(1.0 / std::sqrt(r.get_double("query_pre_attn_scalar", head_dim)));
 

@@ -922,7 +922,7 @@ std::unique_ptr<JsonConstraint> JsonConstraint::from_schema_text(std::string_vie
   OJson schema;
   try {
     schema = OJson::parse(text);
-  } catch (const OJson::parse_error& e) {
+  } catch (const OJson::exception& e) {
     throw Error(std::string("json_schema: invalid JSON: ") + e.what());
   }
   auto s = any_schema();

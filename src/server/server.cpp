@@ -216,7 +216,7 @@ static Json parse_body(const HttpRequest& req) {
   if (req.body.empty()) throw ApiError(400, "the request body is empty; send a JSON object", "", "invalid_json");
   try {
     return Json::parse(req.body);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
   }
 }

@@ -21,6 +21,21 @@
 namespace g4 {
 
 namespace {
+// A byte-fallback token "<0xNN>" with exactly two hex digits (sscanf's %X would also accept a sign,
+// "<0x-3>", and produce a value far outside a byte).
+bool parse_byte_token(std::string_view s, unsigned* value) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  if (s.size() != 6 || s.substr(0, 3) != "<0x" || s[5] != '>') return false;
+  const int hi = hex(s[3]), lo = hex(s[4]);
+  if (hi < 0 || lo < 0) return false;
+  *value = unsigned(hi * 16 + lo);
+  return true;
+}
+}  // namespace
+
+namespace {
 constexpr uint32_t kSpaceMark = 0x2581;  // ▁
 constexpr uint32_t kInvalid = 0xFFFFFFFFu;
 }  // namespace
@@ -268,7 +283,7 @@ void TokenizerImpl::finalize() {
     TokenType t = types[size_t(id)];
     if (t == TokenType::Byte) {
       unsigned v = 0;
-      if (s.size() == 6 && s.substr(0, 3) == "<0x" && s[5] == '>' && std::sscanf(std::string(s).c_str(), "<0x%2X>", &v) == 1) {
+      if (parse_byte_token(s, &v)) {
         if (byte_ids[v] < 0) byte_ids[v] = id;
         out_arena += char(v);
         continue;
@@ -324,8 +339,7 @@ void TokenizerImpl::finalize() {
       off[size_t(id)] = uint32_t(rebuilt.size());
       if (types[size_t(id)] == TokenType::Byte) {
         unsigned v = 0;
-        std::string s(piece(id));
-        if (std::sscanf(s.c_str(), "<0x%2X>", &v) == 1) {
+        if (parse_byte_token(piece(id), &v)) {
           rebuilt += char(v);
           continue;
         }
