@@ -4,24 +4,11 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/gguf_output.h"
 #include "core/mapped_file.h"
 #include "model/convert.h"
 
 namespace {
-
-std::string default_vocab() {
-  std::string p = std::string(G4_DEFAULT_SHARED) + "/fixtures/tokenizer/gemma4-vocab.gguf";
-  return g4::file_exists(p) ? p : g4::default_vocab_path();
-}
-
-void print_report(const g4::WriteReport& r, const std::string& out) {
-  for (const std::string& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
-  if (!r.fallbacks.empty()) {
-    std::fprintf(stderr, "%zu tensors fell back to another type (row width not a multiple of the block size):\n", r.fallbacks.size());
-    for (const std::string& f : r.fallbacks) std::fprintf(stderr, "  %s\n", f.c_str());
-  }
-  std::fprintf(stderr, "wrote %s: %zu tensors, %.3f GB of tensor data\n", out.c_str(), r.n_tensors, double(r.bytes) / 1e9);
-}
 
 int run_convert(int argc, char** argv) {
   g4::cli::Args args("convert", "Convert a Hugging Face Gemma 4 / Gemma 3 folder to a GGUF file llama.cpp can load.");
@@ -37,9 +24,9 @@ int run_convert(int argc, char** argv) {
   o.model_dir = args.get("model");
   o.out = args.get("out");
   o.type = g4::parse_wtype(args.get("type"));
-  o.vocab = args.has("vocab") ? args.get("vocab") : default_vocab();
+  o.vocab = args.has("vocab") ? args.get("vocab") : g4::cli::default_vocab();
   o.progress = !args.has("quiet");
-  print_report(g4::convert_hf_to_gguf(o), o.out);
+  g4::cli::print_report(g4::convert_hf_to_gguf(o), o.out);
   return 0;
 }
 

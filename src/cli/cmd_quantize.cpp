@@ -4,19 +4,11 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/gguf_output.h"
 #include "core/mapped_file.h"
 #include "model/convert.h"
 
 namespace {
-
-void print_report(const g4::WriteReport& r, const std::string& out) {
-  for (const std::string& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
-  if (!r.fallbacks.empty()) {
-    std::fprintf(stderr, "%zu tensors fell back to another type (row width not a multiple of the block size):\n", r.fallbacks.size());
-    for (const std::string& f : r.fallbacks) std::fprintf(stderr, "  %s\n", f.c_str());
-  }
-  std::fprintf(stderr, "wrote %s: %zu tensors, %.3f GB of tensor data\n", out.c_str(), r.n_tensors, double(r.bytes) / 1e9);
-}
 
 int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
@@ -28,7 +20,7 @@ int run_quantize(int argc, char** argv) {
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   const std::string out = args.get("out");
-  print_report(g4::quantize_gguf(args.get("model"), out, g4::parse_wtype(args.get("type")), !args.has("quiet")), out);
+  g4::cli::print_report(g4::quantize_gguf(args.get("model"), out, g4::parse_wtype(args.get("type")), !args.has("quiet")), out);
   return 0;
 }
 

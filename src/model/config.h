@@ -68,6 +68,9 @@ struct ModelConfig {
 // inconsistent fields.
 ModelConfig config_from_hf_json(const Json& config, const std::string& where);
 
+// Token ids given as one integer or a list of integers (eos_token_id); other entries are skipped.
+std::vector<int> read_id_list(const Json& value);
+
 // Per-layer geometry as read from a file, before KV sources are resolved. Shared by every config
 // reader (HF config.json, GGUF metadata).
 struct LayerGeometry {

@@ -184,6 +184,8 @@ ModelConfig read_gemma3(const Reader& r) {
   return c;
 }
 
+}  // namespace
+
 std::vector<int> read_id_list(const Json& v) {
   std::vector<int> out;
   if (v.is_number_integer()) out.push_back(v.get<int>());
@@ -192,8 +194,6 @@ std::vector<int> read_id_list(const Json& v) {
       if (x.is_number_integer()) out.push_back(x.get<int>());
   return out;
 }
-
-}  // namespace
 
 void resolve_layers(ModelConfig& c, const LayerGeometry& g, const std::string& where) {
   const int n = c.n_layers;

@@ -393,10 +393,7 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     if (file_exists(gen_path)) {
       Json gen = parse_json(read_text_file(gen_path), gen_path);
       if (gen.is_object() && gen.contains("eos_token_id")) {
-        std::vector<int> eog;
-        const Json& e = gen["eos_token_id"];
-        if (e.is_number_integer()) eog.push_back(e.get<int>());
-        if (e.is_array()) for (const Json& x : e) if (x.is_number_integer()) eog.push_back(x.get<int>());
+        std::vector<int> eog = read_id_list(gen["eos_token_id"]);
         if (!eog.empty()) config.eog_ids = eog;
       }
     }

@@ -22,11 +22,6 @@ void rms_norm_rows(float* x, const float* w, int64_t rows, int64_t n, float eps)
   for (int64_t r = 0; r < rows; ++r) rms_norm(x + r * n, w, n, eps, x + r * n);
 }
 
-float gelu_tanh(float u) {
-  const float k = 0.7978845608028654f;  // sqrt(2/pi)
-  return 0.5f * u * (1.0f + std::tanh(k * (u + 0.044715f * u * u * u)));
-}
-
 void gelu_mul(float* a, const float* b, int64_t n) { kernels::vec_gelu_mul(a, b, n); }
 
 void add(float* y, const float* x, int64_t n) {

@@ -10,7 +10,6 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 // rms_norm over each of `rows` consecutive rows of length n.
 void rms_norm_rows(float* x, const float* w, int64_t rows, int64_t n, float eps);
 
-float gelu_tanh(float u);
 // a[i] = gelu_tanh(a[i]) * b[i]   (b == nullptr: a[i] = gelu_tanh(a[i]))
 void gelu_mul(float* a, const float* b, int64_t n);
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/cpu.h"
+#include "quant/kernels.h"
 
 // GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -22,17 +23,7 @@ bool use_avx512() {
   return yes;
 }
 
-// ---- portable versions ----
-
-float dot_portable(const float* a, const float* b, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
-  float tail = 0;
-  for (; i < n; ++i) tail += a[i] * b[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
-}
+// ---- portable versions (the dot product is kernels::dot_f32) ----
 
 float gelu_portable(float u) {
   const float k = 0.7978845608028654f;  // sqrt(2/pi)
@@ -135,7 +126,7 @@ G4_AVX512 void gelu_mul_avx512(float* g, const float* u, int64_t n) {
 }  // namespace
 
 float vec_dot(const float* a, const float* b, int64_t n) {
-  return use_avx512() ? dot_avx512(a, b, n) : dot_portable(a, b, n);
+  return use_avx512() ? dot_avx512(a, b, n) : dot_f32(a, b, n);
 }
 
 void vec_axpy(float a, const float* x, float* y, int64_t n) {

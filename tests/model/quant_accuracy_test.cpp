@@ -168,8 +168,12 @@ TEST(QuantAccuracy, KQuantsOnA256WideRandomModel) {
     Metrics m = compare(ref, model->prefill(*cache, ids, true), 512);
     std::printf("[random 256-wide %s] KL %.3g  top-1 %.1f %%\n", wtype_info(t).name, m.kl, 100 * m.top1);
     EXPECT_LT(m.kl, 0.5);
-    if (t == WType::Q8_0) EXPECT_GE(m.top1, 0.95) << "Q8_0 top-1 agreement";
-    if (t == WType::Q6_K) EXPECT_LT(m.kl, 0.1);
+    if (t == WType::Q8_0) {
+      EXPECT_GE(m.top1, 0.95) << "Q8_0 top-1 agreement";
+    }
+    if (t == WType::Q6_K) {
+      EXPECT_LT(m.kl, 0.1);
+    }
   }
 }
 
