@@ -2,6 +2,7 @@
 // prefill (512 tokens, compute-bound) in GFLOP/s, per weight type, at E2B-like shapes.
 //
 //   matmul_bench [--threads N] [--isa scalar|avx2|avx512-vnni|amx] [--quick] [--cpu-time] [--only TYPE]
+//                [--decode-only | --prefill-only]
 //
 // Decode cycles through copies of the matrix totalling >= 512 MiB, so every call streams from DRAM as in
 // a real decode step (about 300 different matrices per token).
@@ -109,7 +110,7 @@ struct Shape {
 
 int main(int argc, char** argv) {
   int threads = 2;
-  bool quick = false;
+  bool quick = false, decode = true, prefill = true;
   std::string isa;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -118,6 +119,8 @@ int main(int argc, char** argv) {
     else if (a == "--quick") quick = true;
     else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--only" && i + 1 < argc) g_only = argv[++i];
+    else if (a == "--decode-only") prefill = false;
+    else if (a == "--prefill-only") decode = false;
   }
   if (!isa.empty()) {
     for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx})
@@ -126,8 +129,8 @@ int main(int argc, char** argv) {
   ThreadPool pool(threads);
   std::printf("threads %d, kernels %s (best %s)\n", threads, kernels::isa_name(kernels::active_isa()),
               kernels::isa_name(kernels::best_isa()));
-  const double bw = measure_bandwidth(pool);
-  std::printf("measured read bandwidth: %.1f GB/s\n\n", bw);
+  const double bw = decode ? measure_bandwidth(pool) : 0.0;
+  if (decode) std::printf("measured read bandwidth: %.1f GB/s\n\n", bw);
 
   const WType types[] = {WType::Q4_0, WType::Q8_0, WType::Q4_K, WType::Q5_K, WType::Q6_K,
                          WType::BF16, WType::F16,  WType::F32};
@@ -137,6 +140,7 @@ int main(int argc, char** argv) {
                           {"lm_head 262144x1536", 262144, 1536}};
   std::printf("DECODE (1 token)        %-6s %9s %8s %8s %7s\n", "type", "MB", "us/call", "GB/s", "roof%");
   for (const Shape& s : shapes) {
+    if (!decode) break;
     for (WType t : types) {
       if (!g_only.empty() && g_only != wtype_info(t).name) continue;
       const size_t mbytes = wtype_row_bytes(t, s.cols) * size_t(s.rows);
@@ -168,9 +172,10 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\nPREFILL (512 tokens)    %-6s %9s %8s\n", "type", "ms/call", "GFLOP/s");
-  const Shape pshapes[] = {{"attn q 2048x1536", 2048, 1536}, {"ffn down 1536x6144", 1536, 6144}};
+  const Shape pshapes[] = {{"attn q 2048x1536", 2048, 1536}, {"ffn up 6144x1536", 6144, 1536}, {"ffn down 1536x6144", 1536, 6144}};
   const size_t n = 512;
   for (const Shape& s : pshapes) {
+    if (!prefill) break;
     for (WType t : types) {
       if (!g_only.empty() && g_only != wtype_info(t).name) continue;
       const size_t mbytes = wtype_row_bytes(t, s.cols) * size_t(s.rows);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "cli/common.h"
 #include "core/json.h"
 
 namespace g4::cli {
@@ -51,6 +52,7 @@ void add_chat_options(Args& args) {
       .option("max-tokens", "N", "maximum answer length in tokens", false, "512")
       .option("ctx", "N", "context size in tokens", false, "8192")
       .option("stop", "TEXT", "stop when the answer contains TEXT");
+  add_kv_type_option(args, KVType::F16);
 }
 
 std::vector<std::string> stop_strings_from_args(const Args& args) {

@@ -24,7 +24,7 @@ LoadedChatModel load_chat_model(const std::string& path, bool progress);
 // show_reasoning, tool calls as they complete.
 void print_delta(const AnswerStream::Delta& d, bool show_reasoning);
 
-void add_chat_options(Args& args);  // --system, --think, --max-tokens, --ctx, --stop
+void add_chat_options(Args& args);  // --system, --think, --max-tokens, --ctx, --stop, --kv-type
 std::vector<std::string> stop_strings_from_args(const Args& args);
 
 }  // namespace g4::cli

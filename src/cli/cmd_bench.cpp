@@ -31,16 +31,22 @@ int run_bench(int argc, char** argv) {
   g4::cli::Args args("bench", "Measure prompt processing and token generation speed (random token ids, median of --reps).");
   args.option("model", "PATH", "GGUF file or Hugging Face folder", true)
       .option("pp", "N", "prompt tokens evaluated in one batch (0: skip)", false, "512")
-      .option("tg", "N", "tokens generated one at a time from an empty cache, greedy (0: skip)", false, "128")
+      .option("tg", "N", "tokens generated one at a time, greedy (0: skip)", false, "128")
+      .option("depth", "N", "tokens already in the cache when tg starts (prefilled untimed; decode speed at long context)",
+              false, "0")
       .option("reps", "N", "repetitions; the median is reported", false, "3")
       .option("warmup", "N", "warm-up runs (a 32-token prompt and 4 generated tokens each)", false, "1")
       .option("seed", "N", "seed for the random token ids", false, "42")
       .flag("json", "print one JSON line with the results last on stdout");
+  g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   const long long pp = args.get_int("pp"), tg = args.get_int("tg"), reps = args.get_int("reps"), warm = args.get_int("warmup");
-  if (pp < 0 || tg < 0 || reps < 1 || warm < 0) throw g4::Error("bench: --pp/--tg/--warmup must be >= 0 and --reps >= 1");
+  const long long depth = args.get_int("depth");
+  if (pp < 0 || tg < 0 || reps < 1 || warm < 0 || depth < 0)
+    throw g4::Error("bench: --pp/--tg/--warmup/--depth must be >= 0 and --reps >= 1");
 
   const double t_load0 = now_s();
   auto model = g4::load_model(args.get("model"));
@@ -54,17 +60,18 @@ int run_bench(int argc, char** argv) {
     for (auto& x : ids) x = dist(rng);
     return ids;
   };
-  const int64_t ctx = std::max<long long>({pp, tg, 32}) + 8;
+  const int64_t ctx = std::max<long long>({pp, depth + tg, 32}) + 8;
 
   auto run_pp = [&](long long n) {
-    auto cache = model->new_cache(ctx, int(std::max<long long>(n, 1)));
+    auto cache = model->new_cache(ctx, int(std::max<long long>(n, 1)), kv_type);
     std::vector<int32_t> ids = rand_ids(n);
     double t0 = now_s();
     model->prefill(*cache, ids);
     return double(n) / (now_s() - t0);
   };
-  auto run_tg = [&](long long n) {
-    auto cache = model->new_cache(ctx, 1);
+  auto run_tg = [&](long long n, long long d) {
+    auto cache = model->new_cache(ctx, d > 0 ? 512 : 1, kv_type);
+    if (d > 0) model->prefill(*cache, rand_ids(d));
     int32_t tok = rand_ids(1)[0];
     double t0 = now_s();
     for (long long i = 0; i < n; ++i) {
@@ -76,22 +83,23 @@ int run_bench(int argc, char** argv) {
 
   for (long long w = 0; w < warm; ++w) {
     if (pp > 0) run_pp(std::min(32LL, pp));
-    if (tg > 0) run_tg(std::min(4LL, tg));
+    if (tg > 0) run_tg(std::min(4LL, tg), 0);
   }
   std::vector<double> pps, tgs;
   for (long long r = 0; r < reps && pp > 0; ++r) pps.push_back(run_pp(pp));
-  for (long long r = 0; r < reps && tg > 0; ++r) tgs.push_back(run_tg(tg));
+  for (long long r = 0; r < reps && tg > 0; ++r) tgs.push_back(run_tg(tg, depth));
 
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = double(ru.ru_maxrss) / 1024.0;
   const int threads = g4::ThreadPool::global().size();
-  std::printf("model %s | %s | %d layers | weights %.3f GB | threads %d | load %.2f s | peak RSS %.0f MiB\n",
+  std::printf("model %s | %s | %d layers | weights %.3f GB | KV %s | threads %d | load %.2f s | peak RSS %.0f MiB\n",
               args.get("model").c_str(), model->config().family_name().c_str(), model->config().n_layers,
-              double(model->weight_bytes()) / 1e9, threads, load_s, rss_mb);
+              double(model->weight_bytes()) / 1e9, g4::kv_type_name(kv_type), threads, load_s, rss_mb);
   if (pp > 0) std::printf("pp%lld: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", pp, median(pps), reps,
                           *std::min_element(pps.begin(), pps.end()), *std::max_element(pps.begin(), pps.end()));
-  if (tg > 0) std::printf("tg%lld: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", tg, median(tgs), reps,
+  if (tg > 0) std::printf("tg%lld%s: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", tg,
+                          depth > 0 ? (" @ depth " + std::to_string(depth)).c_str() : "", median(tgs), reps,
                           *std::min_element(tgs.begin(), tgs.end()), *std::max_element(tgs.begin(), tgs.end()));
   if (args.has("json")) {
     g4::Json j;
@@ -99,9 +107,11 @@ int run_bench(int argc, char** argv) {
     j["tg_tps"] = tg > 0 ? g4::Json(median(tgs)) : g4::Json(nullptr);
     j["pp"] = pp;
     j["tg"] = tg;
+    j["depth"] = depth;
     j["pp_samples"] = pps;
     j["tg_samples"] = tgs;
     j["threads"] = threads;
+    j["kv_type"] = g4::kv_type_name(kv_type);
     j["load_s"] = load_s;
     j["peak_rss_mib"] = rss_mb;
     j["weight_bytes"] = model->weight_bytes();

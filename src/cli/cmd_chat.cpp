@@ -30,10 +30,11 @@ int run_chat(int argc, char** argv) {
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
+  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
-  g4::ChatSession session(*m.model, *m.format, ctx);
+  g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   struct sigaction sa {};

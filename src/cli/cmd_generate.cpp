@@ -20,9 +20,11 @@ int run_generate(int argc, char** argv) {
       .flag("ignore-eos", "keep going after end-of-generation tokens")
       .flag("json", "print {\"ids\":[...]} (generated ids only) as the last stdout line");
   g4::cli::add_sampling_options(args);
+  g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   const long long max_tokens = args.get_int("max-tokens");
   if (max_tokens < 0 || max_tokens > 1000000) throw g4::Error("--max-tokens must be between 0 and 1000000");
@@ -33,7 +35,7 @@ int run_generate(int argc, char** argv) {
   req.ignore_eos = args.has("ignore-eos");
   auto model = g4::load_model(args.get("model"));
   int64_t ctx = args.has("ctx") ? args.get_int("ctx") : int64_t(ids.size()) + max_tokens;
-  auto cache = model->new_cache(ctx);
+  auto cache = model->new_cache(ctx, 512, kv_type);
   const bool json = args.has("json");
   g4::GenerationResult r = g4::generate(*model, *cache, req, [&](int32_t tok) {
     if (!json) {

@@ -3,6 +3,8 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
 #include "model/model.h"
 
 namespace {
@@ -20,10 +22,16 @@ int run_info(int argc, char** argv) {
   g4::cli::Args args("info", "Describe a model: architecture, sizes, the per-layer plan, parameters and memory.");
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
       .option("ctx", "N", "context length for the KV-cache estimate", false, "8192");
+  g4::cli::add_kv_type_option(args, g4::KVType::F16, "; for the KV-cache estimate");
   if (!args.parse(argc, argv)) return args.exit_code();
+  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   auto model = g4::load_model(args.get("model"));
   const g4::ModelConfig& c = model->config();
   const long long ctx = args.get_int("ctx");
+  if (ctx < 1) throw g4::Error("--ctx must be at least 1");
+  // One sequence with the default 512-token prefill chunk (the sliding layers' ring size depends on it).
+  // Computed first: it throws for a type the model cannot use (q8_0 with head dims of 16).
+  const double kv = double(g4::KVCache::planned_bytes(c, ctx, 512, kv_type));
   std::printf("architecture:   %s (%s)\n", c.family_name().c_str(), c.model_type.c_str());
   std::printf("vocab:          %d\n", c.vocab_size);
   std::printf("hidden size:    %d\n", c.hidden_size);
@@ -39,22 +47,15 @@ int run_info(int argc, char** argv) {
   if (c.n_kv_shared_layers) std::printf("KV-shared:      last %d layers\n", c.n_kv_shared_layers);
   if (c.is_moe()) std::printf("experts:        %d, top-%d, width %d\n", c.n_experts, c.top_k_experts, c.moe_intermediate_size);
   std::printf("\nlayer  type     head_dim  kv_heads  kv_source  k=v  mlp_width  moe\n");
-  size_t kv_floats_per_token = 0, kv_sliding_floats = 0;
   for (size_t i = 0; i < c.layers.size(); ++i) {
     const g4::LayerPlan& p = c.layers[i];
     std::printf("%5zu  %-7s  %8d  %8d  %9d  %3s  %9d  %3s\n", i, p.type == g4::LayerType::Full ? "full" : "sliding", p.head_dim,
                 p.n_kv_heads, p.kv_source, p.k_eq_v ? "yes" : "no", p.ffn_dim, p.moe ? "yes" : "no");
-    if (p.kv_source != int(i)) continue;
-    size_t row = 2 * size_t(p.n_kv_heads) * size_t(p.head_dim);
-    if (p.type == g4::LayerType::Sliding) kv_sliding_floats += row;
-    else kv_floats_per_token += row;
   }
   const double weights = double(model->weight_bytes());
-  const double window = double(std::min<long long>(ctx, c.sliding_window - 1 + 512));
-  const double kv = 4.0 * (double(kv_floats_per_token) * double(ctx) + double(kv_sliding_floats) * window);
   std::printf("\nparameters:     %lld (%.3f B)\n", (long long)model->parameter_count(), double(model->parameter_count()) / 1e9);
   std::printf("weight bytes:   %s (memory-mapped)\n", human_bytes(weights).c_str());
-  std::printf("KV cache:       %s at %lld tokens (f32)\n", human_bytes(kv).c_str(), ctx);
+  std::printf("KV cache:       %s at %lld tokens (%s)\n", human_bytes(kv).c_str(), ctx, g4::kv_type_name(kv_type));
   std::printf("memory estimate: %s\n", human_bytes(weights + kv).c_str());
   return 0;
 }

@@ -18,15 +18,18 @@ int run_logits(int argc, char** argv) {
       .option("out", "FILE", "output .safetensors file (tensor 'logits', F32 [T, vocab])", true)
       .flag("dump-layers", "also write 'embed', 'ple_token', 'ple', 'layer.<i>' and MoE routing tensors")
       .option("chunk", "N", "prefill chunk size in tokens", false, "512");
+  // f32 here, unlike the other commands: this is the tool for exact comparisons with reference logits.
+  g4::cli::add_kv_type_option(args, g4::KVType::F32, "; f32 here, for exact comparisons");
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   auto t0 = std::chrono::steady_clock::now();
   auto model = g4::load_model(args.get("model"));
   int chunk = int(args.get_int("chunk"));
   if (chunk < 1) throw g4::Error("--chunk must be at least 1");
-  auto cache = model->new_cache(int64_t(ids.size()), chunk);
+  auto cache = model->new_cache(int64_t(ids.size()), chunk, kv_type);
   std::vector<g4::TensorToWrite> out;
   std::map<std::string, std::vector<float>> dumps;  // concatenated across chunks
   std::map<std::string, std::vector<int64_t>> shapes;

@@ -37,6 +37,7 @@ int run_serve(int argc, char** argv) {
       .option("alias", "NAME", "model id to report and accept (default: the model folder's name)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
+  g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
@@ -58,6 +59,7 @@ int run_serve(int argc, char** argv) {
   o.scheduler.max_queue = int(queue);
   o.scheduler.prefill_chunk = int(chunk);
   o.scheduler.batching = !args.has("no-batching");
+  o.scheduler.kv_type = g4::cli::kv_type_from_args(args);
   o.default_max_tokens = args.get_int("max-tokens");
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
@@ -81,8 +83,8 @@ int run_serve(int argc, char** argv) {
   std::shared_ptr<const g4::ChatFormat> chat = g4::ChatFormat::load(model_path);
   g4::server::ApiServer server(model, chat, o);
   server.start();
-  std::printf("gemma4 serve: model '%s' (%s), %d slots x %lld tokens, listening on http://%s:%d\n", o.model_id.c_str(),
-              model_path.c_str(), o.scheduler.parallel, ctx,
+  std::printf("gemma4 serve: model '%s' (%s), %d slots x %lld tokens (%s KV), listening on http://%s:%d\n",
+              o.model_id.c_str(), model_path.c_str(), o.scheduler.parallel, ctx, g4::kv_type_name(o.scheduler.kv_type),
               o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), server.port());
   std::fflush(stdout);
   int sig = 0;

@@ -16,6 +16,20 @@ void apply_thread_option(const Args& args) {
   ThreadPool::set_default_threads(int(n));
 }
 
+void add_kv_type_option(Args& args, KVType default_type, const std::string& note) {
+  args.option("kv-type", "TYPE",
+              std::string("KV-cache storage: ") + kv_type_choices() + " (q8_0 needs head dims that are multiples of 32)" + note,
+              false, kv_type_name(default_type));
+}
+
+KVType kv_type_from_args(const Args& args) {
+  try {
+    return parse_kv_type(args.get("kv-type"));
+  } catch (const Error& e) {
+    throw Error(std::string("--kv-type: ") + e.what());
+  }
+}
+
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name) {
   std::vector<int32_t> ids;
   for (long long v : args.get_int_list(name)) {

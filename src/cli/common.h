@@ -5,12 +5,18 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "model/kv_cache.h"
 
 namespace g4::cli {
 
 // --threads N (default: all cores).
 void add_thread_option(Args& args);
 void apply_thread_option(const Args& args);
+
+// --kv-type f32|f16|bf16|q8_0: how the KV cache stores keys and values. `note` is appended to the help.
+void add_kv_type_option(Args& args, KVType default_type, const std::string& note = "");
+// Throws g4::Error naming --kv-type and the allowed values for anything else.
+KVType kv_type_from_args(const Args& args);
 
 // Parses a comma-separated list of token ids from option `name`.
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name);

@@ -23,6 +23,32 @@ int64_t total_tokens(const std::vector<BatchItem>& batch) {
   return t;
 }
 
+// Attention's dot product and accumulation over one cached row, for the cache's storage type
+// (picked once per query head, so the loops over positions make no type decisions).
+struct KVRowKernels {
+  float (*dot)(const float* q, const uint8_t* row, int64_t n);
+  void (*axpy)(float a, const uint8_t* row, float* y, int64_t n);
+};
+
+const uint16_t* as_u16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
+const float* as_f32(const uint8_t* p) { return reinterpret_cast<const float*>(p); }
+
+KVRowKernels kv_row_kernels(KVType t) {
+  switch (t) {
+    case KVType::F32:
+      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot(q, as_f32(r), n); },
+              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy(a, as_f32(r), y, n); }};
+    case KVType::F16:
+      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot_f16(q, as_u16(r), n); },
+              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy_f16(a, as_u16(r), y, n); }};
+    case KVType::BF16:
+      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot_bf16(q, as_u16(r), n); },
+              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy_bf16(a, as_u16(r), y, n); }};
+    case KVType::Q8_0:
+      return {kernels::vec_dot_q8_0, kernels::vec_axpy_q8_0};
+  }
+  throw Error("unknown KV cache type");
+}
 
 }  // namespace
 
@@ -31,8 +57,8 @@ Model::Model(ModelConfig config, std::shared_ptr<WeightSource> source)
   for (const LayerPlan& p : config_.layers) rope_.emplace_back(config_.rope(p.type), p.head_dim);
 }
 
-std::unique_ptr<KVCache> Model::new_cache(int64_t max_context, int max_chunk) const {
-  return std::make_unique<KVCache>(config_, max_context, max_chunk);
+std::unique_ptr<KVCache> Model::new_cache(int64_t max_context, int max_chunk, KVType type) const {
+  return std::make_unique<KVCache>(config_, max_context, max_chunk, type);
 }
 
 int64_t Model::parameter_count() const {
@@ -97,11 +123,8 @@ void Model::store_kv(int layer, std::vector<BatchItem>& batch, const float* k, c
   const size_t row = size_t(p.n_kv_heads) * size_t(p.head_dim);
   int64_t t = 0;
   for (BatchItem& item : batch) {
-    for (int i = 0; i < item.n_tokens; ++i, ++t) {
-      const int64_t pos = item.cache->n_past() + i;
-      std::memcpy(item.cache->key(layer, pos), k + size_t(t) * row, row * sizeof(float));
-      std::memcpy(item.cache->value(layer, pos), v + size_t(t) * row, row * sizeof(float));
-    }
+    for (int i = 0; i < item.n_tokens; ++i, ++t)
+      item.cache->store(layer, item.cache->n_past() + i, k + size_t(t) * row, v + size_t(t) * row);
   }
 }
 
@@ -123,13 +146,13 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
       const size_t t = w / size_t(nh);
       const int h = int(w % size_t(nh)), g = h / groups;
       const BatchItem& item = *tokens[t].first;
+      const KVRowKernels kv = kv_row_kernels(item.cache->type());
       const int64_t pos = item.cache->n_past() + tokens[t].second;
       const int64_t lo = sliding ? std::max<int64_t>(0, pos - W + 1) : 0;
       const float* qh = q + (t * size_t(nh) + size_t(h)) * size_t(d);
       scores.resize(size_t(pos - lo + 1));
       for (int64_t j = lo; j <= pos; ++j) {
-        const float* kj = item.cache->key(src, j) + size_t(g) * size_t(d);
-        float s = kernels::vec_dot(qh, kj, d) * scale;
+        float s = kv.dot(qh, item.cache->key(src, j, g), d) * scale;
         if (cap > 0) s = cap * std::tanh(s / cap);
         scores[size_t(j - lo)] = s;
       }
@@ -137,8 +160,7 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
       float* oh = out + (t * size_t(nh) + size_t(h)) * size_t(d);
       std::fill(oh, oh + d, 0.0f);
       for (int64_t j = lo; j <= pos; ++j) {
-        const float* vj = item.cache->value(src, j) + size_t(g) * size_t(d);
-        kernels::vec_axpy(scores[size_t(j - lo)], vj, oh, d);
+        kv.axpy(scores[size_t(j - lo)], item.cache->value(src, j, g), oh, d);
       }
     }
   });
@@ -200,8 +222,7 @@ void Model::experts(int layer, const float* r, int64_t T, float* out, const Acti
     u.resize(size_t(n * Im));
     y.resize(size_t(n * H));
     const ExpertWeights& ew = lw.experts[size_t(e)];
-    matmul(ew.gate, xin.data(), size_t(n), g.data(), pool());
-    matmul(ew.up, xin.data(), size_t(n), u.data(), pool());
+    matmul_many({{&ew.gate, g.data()}, {&ew.up, u.data()}}, xin.data(), size_t(n), pool());
     ops::gelu_mul(g.data(), u.data(), n * Im);
     matmul(ew.down, g.data(), size_t(n), y.data(), pool());
     for (int64_t i = 0; i < n; ++i) {
@@ -224,8 +245,7 @@ void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* s
   u.resize(size_t(T * I));
   f.resize(size_t(T * H));
   for (int64_t t = 0; t < T; ++t) ops::rms_norm(h + t * H, lw.pre_ffn_norm.data(), H, eps, x.data() + t * H);
-  matmul(lw.gate, x.data(), size_t(T), g.data(), pool());
-  matmul(lw.up, x.data(), size_t(T), u.data(), pool());
+  matmul_many({{&lw.gate, g.data()}, {&lw.up, u.data()}}, x.data(), size_t(T), pool());
   ops::gelu_mul(g.data(), u.data(), T * I);
   matmul(lw.down, g.data(), size_t(T), f.data(), pool());
   if (p.moe) {
@@ -299,17 +319,21 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     // Attention block (sandwich norms).
     for (int64_t t = 0; t < T; ++t) ops::rms_norm(h.data() + t * H, lw.input_norm.data(), H, eps, x.data() + t * H);
     q.resize(size_t(T * qdim));
-    matmul(lw.q, x.data(), size_t(T), q.data(), pool());
-    ops::rms_norm_rows(q.data(), lw.q_norm.data(), T * c.n_heads, d, eps);
     if (!p.shares_kv(int(i))) {
       k.resize(size_t(T * kvdim));
       v.resize(size_t(T * kvdim));
-      matmul(lw.k, x.data(), size_t(T), k.data(), pool());
-      if (p.k_eq_v) v = k;  // V is the raw K projection
-      else matmul(lw.v, x.data(), size_t(T), v.data(), pool());
+      if (p.k_eq_v) {
+        matmul_many({{&lw.q, q.data()}, {&lw.k, k.data()}}, x.data(), size_t(T), pool());
+        v = k;  // V is the raw K projection
+      } else {
+        matmul_many({{&lw.q, q.data()}, {&lw.k, k.data()}, {&lw.v, v.data()}}, x.data(), size_t(T), pool());
+      }
       if (c.has_v_norm) ops::rms_norm_rows(v.data(), nullptr, T * p.n_kv_heads, d, eps);
       ops::rms_norm_rows(k.data(), lw.k_norm.data(), T * p.n_kv_heads, d, eps);
+    } else {
+      matmul(lw.q, x.data(), size_t(T), q.data(), pool());
     }
+    ops::rms_norm_rows(q.data(), lw.q_norm.data(), T * c.n_heads, d, eps);
     {
       int64_t t = 0;
       for (const BatchItem& item : batch)

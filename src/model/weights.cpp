@@ -57,6 +57,7 @@ class Binder {
     w.type = t.type;
     w.rows = rows;
     w.cols = cols;
+    (void)wtype_row_bytes(w.type, cols);  // throws when a row is not a whole number of blocks
     if (w.bytes() != t.nbytes)
       throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
                   std::to_string(w.bytes()) + " for its shape and type");

@@ -122,6 +122,7 @@ inline void q4_0_pass(const Weight& w, const ActQ* a, int64_t r, float* y, size_
     #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       const Q4_0* bg = b[i] + 4 * g;
+      _mm_prefetch(reinterpret_cast<const char*>(bg) + 2048, _MM_HINT_T0);
       __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)bg[0].qs));
       v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)bg[1].qs), 1);
       v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)bg[2].qs), 2);

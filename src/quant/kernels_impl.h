@@ -63,6 +63,36 @@ void activations_to_bf16(const float* x, size_t n_tokens, int64_t cols, int64_t 
 // Dequantizes weight row r to bf16 (kpad values, zero padded); needs AVX-512 BF16.
 void weight_row_to_bf16(const Weight& w, int64_t r, uint16_t* dst, int64_t kpad, float* tmp);
 
+// Activations for gemm_int8_avx512: per token, int8 codes (quantize_act_avx512), and per 32 values the
+// scale d, d * sum(codes) and -offset * sum(codes) (the weight type's code offset, gemm_int8_offset).
+struct Int8Acts {
+  const int8_t* q = nullptr;     // [n_tokens][cols]
+  const float* d = nullptr;      // [n_tokens][nb]
+  const float* s = nullptr;      // [n_tokens][nb]
+  const int32_t* bias = nullptr; // [n_tokens][nb]
+  int64_t cols = 0, nb = 0;
+};
+
+class Int8ActBuffer {
+ public:
+  void resize(size_t n_tokens, int64_t cols);
+  // Quantizes tokens [t0, t1) of x (rows of cols values) for weights of type t; call resize first.
+  void prepare(WType t, const float* x, size_t n_tokens, int64_t cols, size_t t0, size_t t1);
+  const Int8Acts& acts() const { return acts_; }
+
+ private:
+  std::vector<int8_t> q_;
+  std::vector<float> d_, s_;
+  std::vector<int32_t> bias_;
+  Int8Acts acts_;
+};
+
+// Weight types the integer GEMM handles (Q4_0, Q8_0, Q4_K, Q5_K) and their unsigned-code offset.
+bool gemm_int8_supported(WType t);
+int gemm_int8_offset(WType t);
+// AVX-512 VNNI GEMM for quantized weights and many tokens: rows [r0, r1) of y = x W^T.
+void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
+
 // AMX-BF16 prefill for quantized weights; splits rows across the pool.
 void matmul_amx(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
 

@@ -14,4 +14,26 @@ void vec_softmax(float* x, int64_t n);
 // g[i] = gelu_tanh(g[i]) * u[i]   (u == nullptr: g[i] = gelu_tanh(g[i]))
 void vec_gelu_mul(float* g, const float* u, int64_t n);
 
+// Attention over a KV cache stored in a compact type: an f32 vector against one row of n values held
+// as f16, bf16 or Q8_0 (ggml's block_q8_0, 34 bytes per 32 values; n must be a multiple of 32). Rows
+// are converted on the fly in registers, never into a temporary f32 buffer.
+float vec_dot_f16(const float* a, const uint16_t* b, int64_t n);
+float vec_dot_bf16(const float* a, const uint16_t* b, int64_t n);
+float vec_dot_q8_0(const float* a, const uint8_t* b, int64_t n);
+// y += a * x
+void vec_axpy_f16(float a, const uint16_t* x, float* y, int64_t n);
+void vec_axpy_bf16(float a, const uint16_t* x, float* y, int64_t n);
+void vec_axpy_q8_0(float a, const uint8_t* x, float* y, int64_t n);
+
+// The portable code behind the typed functions above, callable directly so tests can check it on
+// CPUs where the dispatcher picks AVX-512.
+namespace portable {
+float dot_f16(const float* a, const uint16_t* b, int64_t n);
+float dot_bf16(const float* a, const uint16_t* b, int64_t n);
+float dot_q8_0(const float* a, const uint8_t* b, int64_t n);
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n);
+void axpy_bf16(float a, const uint16_t* x, float* y, int64_t n);
+void axpy_q8_0(float a, const uint8_t* x, float* y, int64_t n);
+}  // namespace portable
+
 }  // namespace g4::kernels

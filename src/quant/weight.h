@@ -7,6 +7,7 @@
 // the kernels, never in the model.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace g4 {
@@ -37,13 +38,28 @@ bool wtype_supported(uint32_t ggml_type);
 // Bytes one row of `cols` elements occupies; throws when cols is not a multiple of the block size.
 size_t wtype_row_bytes(WType t, int64_t cols);
 
+// The same without validation, inline: the kernels call it per row (a bound weight's shape was checked).
+inline size_t wtype_row_bytes_unchecked(WType t, int64_t cols) {
+  switch (t) {
+    case WType::F32: return size_t(cols) * 4;
+    case WType::F16:
+    case WType::BF16: return size_t(cols) * 2;
+    case WType::Q8_0: return size_t(cols / 32) * 34;
+    case WType::Q4_0: return size_t(cols / 32) * 18;
+    case WType::Q4_K: return size_t(cols / 256) * 144;
+    case WType::Q5_K: return size_t(cols / 256) * 176;
+    case WType::Q6_K: return size_t(cols / 256) * 210;
+  }
+  return 0;
+}
+
 struct Weight {
   const uint8_t* data = nullptr;
   WType type = WType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
 
-  size_t row_bytes() const { return wtype_row_bytes(type, cols); }
+  size_t row_bytes() const { return wtype_row_bytes_unchecked(type, cols); }
   size_t bytes() const { return row_bytes() * size_t(rows); }
   const uint8_t* row_ptr(int64_t r) const { return data + row_bytes() * size_t(r); }
   // Rows [first, first+count) as a weight of its own (an expert slice of a stacked tensor).
@@ -53,6 +69,15 @@ struct Weight {
 
 // y[t, r] = sum_c x[t, c] * W[r, c]  for t < n_tokens;  x: [n_tokens, cols], y: [n_tokens, rows], f32.
 void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
+
+// One output of matmul_many: y = x W^T with y laid out [n_tokens, w->rows].
+struct MatmulOut {
+  const Weight* w;
+  float* y;
+};
+// Several weights applied to the same activations x (q/k/v, gate/up): when they share type and width,
+// x is prepared once and all their rows are shared out among the threads in one dispatch.
+void matmul_many(std::initializer_list<MatmulOut> outs, const float* x, size_t n_tokens, ThreadPool& pool);
 
 // Writes row r of W as f32 (cols values).
 void dequantize_row(const Weight& w, int64_t r, float* out);

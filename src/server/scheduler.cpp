@@ -67,7 +67,7 @@ Scheduler::Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokeni
   const int chunk = int(std::min<int64_t>(opt_.prefill_chunk, opt_.ctx));
   for (int i = 0; i < opt_.parallel; ++i) {
     auto s = std::make_unique<Slot>();
-    s->cache = model_.new_cache(opt_.ctx, chunk);
+    s->cache = model_.new_cache(opt_.ctx, chunk, opt_.kv_type);
     slots_.push_back(std::move(s));
   }
   stats_.slots_total = opt_.parallel;

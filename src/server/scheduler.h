@@ -88,6 +88,7 @@ struct SchedulerOptions {
   int max_queue = 64;        // requests waiting for a slot before submit() refuses
   int prefill_chunk = 256;   // prompt tokens per step (all prefilling sequences together)
   bool batching = true;      // false: every sequence gets its own forward pass (for comparison)
+  KVType kv_type = KVType::F16;  // storage of every slot's KV cache
 };
 
 struct SchedulerStats {

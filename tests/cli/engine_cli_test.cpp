@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 
 #include "core/json.h"
 #include "formats/safetensors.h"
@@ -43,7 +44,7 @@ TEST_P(EngineCli, LogitsFileMatchesReference) {
 
 TEST_P(EngineCli, GenerateJsonMatchesGeneratedIds) {
   const std::string dir = test::fixture(GetParam());
-  CliResult r = run_cli("generate --model " + dir + " --ids " + reference_ids_csv(dir) + " --max-tokens 20 --greedy --ignore-eos --json");
+  CliResult r = run_cli("generate --model " + dir + " --ids " + reference_ids_csv(dir) + " --max-tokens 20 --greedy --ignore-eos --json --kv-type f32");
   ASSERT_EQ(r.status, 0) << r.out;
   // The last stdout line is the JSON; stderr carries the timing line, so find the JSON line.
   std::string line;
@@ -95,6 +96,46 @@ TEST(EngineCliMisc, ErrorsAreOneClearLineAndNonZeroExit) {
   CliResult noopt = run_cli("logits --model " + test::fixture("g4-e2b"));
   EXPECT_NE(noopt.status, 0);
   EXPECT_NE(noopt.out.find("missing required option --ids"), std::string::npos) << noopt.out;
+}
+
+// The KV-cache estimate of `info`, in bytes ("KV cache:       1.25 MiB at 4096 tokens (f16)").
+double info_kv_bytes(const std::string& out, const std::string& type) {
+  const size_t at = out.find("KV cache:");
+  if (at == std::string::npos) return -1;
+  const std::string line = out.substr(at, out.find('\n', at) - at);
+  if (line.find("(" + type + ")") == std::string::npos) return -1;
+  double v = 0;
+  char unit[8] = {};
+  if (std::sscanf(line.c_str(), "KV cache: %lf %7s", &v, unit) != 2) return -1;
+  for (const char* u : {"B", "KiB", "MiB", "GiB"}) {
+    if (std::string(unit) == u) return v;
+    v *= 1024;
+  }
+  return -1;
+}
+
+TEST(EngineCliMisc, KvTypeOption) {
+  const std::string e2b = test::fixture("g4-e2b");
+  CliResult bad = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type f8");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("--kv-type: unknown KV cache type 'f8' (expected one of: f32, f16, bf16, q8_0)"), std::string::npos)
+      << bad.out;
+  // q8_0 needs head dims that are multiples of 32; the fixture's are 16.
+  CliResult q8 = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type q8_0");
+  EXPECT_NE(q8.status, 0);
+  EXPECT_NE(q8.out.find("head_dim 16"), std::string::npos) << q8.out;
+  CliResult ok = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 2 --kv-type bf16 --json");
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  // f16 is the default, except for logits, the exactness tool.
+  for (const char* cmd : {"generate", "run", "chat", "serve", "bench", "info"})
+    EXPECT_NE(run_cli(std::string(cmd) + " --help").out.find("--kv-type TYPE"), std::string::npos) << cmd;
+  EXPECT_NE(run_cli("generate --help").out.find("[default: f16]"), std::string::npos);
+  EXPECT_NE(run_cli("logits --help").out.find("[default: f32]"), std::string::npos);
+  // info's estimate follows the type.
+  const double f16 = info_kv_bytes(run_cli("info --model " + e2b + " --ctx 4096").out, "f16");
+  const double f32 = info_kv_bytes(run_cli("info --model " + e2b + " --ctx 4096 --kv-type f32").out, "f32");
+  EXPECT_GT(f16, 0);
+  EXPECT_NEAR(f32, 2 * f16, 0.01 * f32);
 }
 
 }  // namespace

@@ -13,6 +13,9 @@ namespace g4 {
 namespace {
 
 constexpr double kTolerance = 1e-4;
+// The references are float32 activations: the KV cache must be f32 too (f16, the default, rounds keys
+// and values to ~3 significant digits).
+constexpr KVType kExact = KVType::F32;
 
 struct Reference {
   std::unique_ptr<SafetensorsFile> file;
@@ -45,7 +48,7 @@ TEST_P(FixtureTest, PromptActivationsAndLogitsMatchTransformers) {
     for (int64_t d : shape) n *= d;
     got[name].assign(data, data + n);
   };
-  auto cache = model->new_cache(int64_t(ref.input_ids.size()) + 1, 512);
+  auto cache = model->new_cache(int64_t(ref.input_ids.size()) + 1, 512, kExact);
   std::vector<float> logits = model->prefill(*cache, ref.input_ids, true, &sink);
 
   int compared = 0;
@@ -75,7 +78,7 @@ TEST_P(FixtureTest, GreedyDecodingWithKVCacheMatchesGeneratedIds) {
   std::vector<float> want_ids = ref.get("generated_ids"), want_logits = ref.get("generated_logits");
   const size_t V = size_t(model->config().vocab_size), n = want_ids.size();
   ASSERT_EQ(n, 20u);
-  auto cache = model->new_cache(int64_t(ref.input_ids.size() + n), 512);
+  auto cache = model->new_cache(int64_t(ref.input_ids.size() + n), 512, kExact);
   std::vector<float> logits = model->prefill(*cache, ref.input_ids);
   double worst = 0;
   for (size_t k = 0; k < n; ++k) {
@@ -97,16 +100,16 @@ TEST_P(FixtureTest, ChunkedPrefillEqualsOnePass) {
   const std::string dir = test::fixture(GetParam());
   Reference ref = load_reference(dir);
   auto model = load_model(dir);
-  auto one = model->new_cache(64, 512);
+  auto one = model->new_cache(64, 512, kExact);
   std::vector<float> whole = model->prefill(*one, ref.input_ids, true);
   for (int chunk : {1, 3, 7}) {
-    auto cache = model->new_cache(64, chunk);
+    auto cache = model->new_cache(64, chunk, kExact);
     std::vector<float> chunked = model->prefill(*cache, ref.input_ids, true);
     EXPECT_LE(test::rel_error(chunked, whole), kChunkTolerance) << "chunk " << chunk;
     // The caches must also agree: the next token's logits are the same.
     std::vector<float> a = model->prefill(*cache, {5}), b = model->prefill(*one, {5});
     EXPECT_LE(test::rel_error(a, b), kChunkTolerance) << "chunk " << chunk;
-    one = model->new_cache(64, 512);
+    one = model->new_cache(64, 512, kExact);
     whole = model->prefill(*one, ref.input_ids, true);
   }
 }

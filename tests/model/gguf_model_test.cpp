@@ -51,7 +51,7 @@ std::vector<float> reference_logits(const std::string& dir) {
 }
 
 std::vector<float> prompt_logits(const Model& model, const std::vector<int32_t>& ids) {
-  auto cache = model.new_cache(int64_t(ids.size()));
+  auto cache = model.new_cache(int64_t(ids.size()), 512, KVType::F32);  // exact comparisons
   return model.prefill(*cache, ids, true);
 }
 

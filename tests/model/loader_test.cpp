@@ -33,7 +33,7 @@ std::vector<int32_t> reference_ids(const std::string& dir) {
 
 std::vector<float> prompt_logits(const std::string& dir, const std::vector<int32_t>& ids) {
   auto model = load_model(dir);
-  auto cache = model->new_cache(int64_t(ids.size()));
+  auto cache = model->new_cache(int64_t(ids.size()), 512, KVType::F32);  // exact comparisons
   return model->prefill(*cache, ids, true);
 }
 

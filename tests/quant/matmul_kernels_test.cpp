@@ -164,6 +164,11 @@ TEST_P(MatmulTypes, AwkwardSizesAllPaths) {
   for (int64_t rows : {18, 67})
     for (size_t n : {17, 32, 69})
       run_case(t, rows, bs == 1 ? 77 : bs * 3, n, pool);
+  // Prefill GEMMs: token counts around the switch-over from the matrix-vector kernels, and rows of more
+  // than 2048 values (the integer GEMM repacks weights in chunks of 2048 columns).
+  for (size_t n : {8, 9, 12})
+    run_case(t, 49, bs == 1 ? 77 : bs * 3, n, pool);
+  run_case(t, 49, bs == 1 ? 2100 : (bs == 32 ? 2144 : 2304), 21, pool);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes,
