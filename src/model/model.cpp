@@ -9,6 +9,7 @@
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "model/ops.h"
+#include "quant/attention_kernels.h"
 #include "quant/vector_ops.h"
 
 namespace g4 {
@@ -23,29 +24,13 @@ int64_t total_tokens(const std::vector<BatchItem>& batch) {
   return t;
 }
 
-// Attention's dot product and accumulation over one cached row, for the cache's storage type
-// (picked once per query head, so the loops over positions make no type decisions).
-struct KVRowKernels {
-  float (*dot)(const float* q, const uint8_t* row, int64_t n);
-  void (*axpy)(float a, const uint8_t* row, float* y, int64_t n);
-};
-
-const uint16_t* as_u16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
-const float* as_f32(const uint8_t* p) { return reinterpret_cast<const float*>(p); }
-
-KVRowKernels kv_row_kernels(KVType t) {
+// Storage type of a cache row, as the attention kernels name it.
+WType kv_row_type(KVType t) {
   switch (t) {
-    case KVType::F32:
-      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot(q, as_f32(r), n); },
-              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy(a, as_f32(r), y, n); }};
-    case KVType::F16:
-      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot_f16(q, as_u16(r), n); },
-              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy_f16(a, as_u16(r), y, n); }};
-    case KVType::BF16:
-      return {[](const float* q, const uint8_t* r, int64_t n) { return kernels::vec_dot_bf16(q, as_u16(r), n); },
-              [](float a, const uint8_t* r, float* y, int64_t n) { kernels::vec_axpy_bf16(a, as_u16(r), y, n); }};
-    case KVType::Q8_0:
-      return {kernels::vec_dot_q8_0, kernels::vec_axpy_q8_0};
+    case KVType::F32: return WType::F32;
+    case KVType::F16: return WType::F16;
+    case KVType::BF16: return WType::BF16;
+    case KVType::Q8_0: return WType::Q8_0;
   }
   throw Error("unknown KV cache type");
 }
@@ -131,37 +116,45 @@ void Model::store_kv(int layer, std::vector<BatchItem>& batch, const float* k, c
 void Model::attention(int layer, const std::vector<BatchItem>& batch, const float* q, float* out) const {
   const LayerPlan& p = config_.layers[size_t(layer)];
   const int src = p.kv_source;
-  const int nh = config_.n_heads, d = p.head_dim, groups = nh / p.n_kv_heads;
+  const int nh = config_.n_heads, d = p.head_dim, n_kv = p.n_kv_heads, group = nh / n_kv;
   const bool sliding = p.type == LayerType::Sliding && config_.sliding_window > 0;
   const int64_t W = config_.sliding_window;
   const float scale = config_.attention_scale, cap = config_.attn_logit_softcap;
-  // Flatten (token, head) work across the batch.
+  // Work items: (token, KV head, part of its query heads). The query heads sharing a KV head are done
+  // together so each cached row is read once for all of them; they are split into parts only when
+  // there are fewer (token, KV head) pairs than threads (decoding one sequence).
   std::vector<std::pair<const BatchItem*, int64_t>> tokens;  // item, index within item
   for (const BatchItem& item : batch)
     for (int i = 0; i < item.n_tokens; ++i) tokens.emplace_back(&item, i);
-  const size_t work = tokens.size() * size_t(nh);
-  pool().parallel_for(work, [&](size_t w0, size_t w1) {
+  const size_t pairs = tokens.size() * size_t(n_kv);
+  const int parts = int(std::min<size_t>(size_t(group), (size_t(pool().size()) + pairs - 1) / pairs));
+  pool().parallel_for(pairs * size_t(parts), [&](size_t w0, size_t w1) {
     std::vector<float> scores;
+    std::vector<const uint8_t*> krows, vrows;
     for (size_t w = w0; w < w1; ++w) {
-      const size_t t = w / size_t(nh);
-      const int h = int(w % size_t(nh)), g = h / groups;
+      const size_t t = w / (size_t(n_kv) * size_t(parts));
+      const int g = int(w / size_t(parts) % size_t(n_kv)), part = int(w % size_t(parts));
+      const int h0 = g * group + group * part / parts, h1 = g * group + group * (part + 1) / parts, m = h1 - h0;
       const BatchItem& item = *tokens[t].first;
-      const KVRowKernels kv = kv_row_kernels(item.cache->type());
       const int64_t pos = item.cache->n_past() + tokens[t].second;
-      const int64_t lo = sliding ? std::max<int64_t>(0, pos - W + 1) : 0;
-      const float* qh = q + (t * size_t(nh) + size_t(h)) * size_t(d);
-      scores.resize(size_t(pos - lo + 1));
-      for (int64_t j = lo; j <= pos; ++j) {
-        float s = kv.dot(qh, item.cache->key(src, j, g), d) * scale;
-        if (cap > 0) s = cap * std::tanh(s / cap);
-        scores[size_t(j - lo)] = s;
+      const int64_t lo = sliding ? std::max<int64_t>(0, pos - W + 1) : 0, n = pos - lo + 1;
+      krows.resize(size_t(n));
+      vrows.resize(size_t(n));
+      for (int64_t j = 0; j < n; ++j) {
+        krows[size_t(j)] = item.cache->key(src, lo + j, g);
+        vrows[size_t(j)] = item.cache->value(src, lo + j, g);
       }
-      ops::softmax(scores.data(), int64_t(scores.size()));
-      float* oh = out + (t * size_t(nh) + size_t(h)) * size_t(d);
-      std::fill(oh, oh + d, 0.0f);
-      for (int64_t j = lo; j <= pos; ++j) {
-        kv.axpy(scores[size_t(j - lo)], item.cache->value(src, j, g), oh, d);
+      const WType type = kv_row_type(item.cache->type());
+      const size_t first = (t * size_t(nh) + size_t(h0)) * size_t(d);
+      scores.resize(size_t(m * n));
+      kernels::attn_scores(type, q + first, m, d, krows.data(), n, scores.data());
+      for (int h = 0; h < m; ++h) {
+        float* sh = scores.data() + h * n;
+        if (scale != 1.0f) ops::scale(sh, scale, n);
+        if (cap > 0) ops::softcap(sh, cap, n);
+        ops::softmax(sh, n);
       }
+      kernels::attn_values(type, scores.data(), m, d, vrows.data(), n, out + first);
     }
   });
 }
