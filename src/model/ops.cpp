@@ -32,9 +32,7 @@ void scale(float* y, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= s;
 }
 
-void softcap(float* y, float cap, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(y[i] / cap);
-}
+void softcap(float* y, float cap, int64_t n) { kernels::vec_softcap(y, cap, n); }
 
 void softmax(float* x, int64_t n) { kernels::vec_softmax(x, n); }
 

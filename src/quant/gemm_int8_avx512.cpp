@@ -48,7 +48,9 @@ inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 // Unpacks row r of w into unsigned codes (one byte per element) and per-32 scale / min, such that
 // element = scale * code - min - offset * scale (offset from int8_offset; min is 0 for Q4_0/Q8_0).
-void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min) {
+// scale[b * sstride] / min[b * sstride] receive block b's values.
+void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
+                int64_t sstride) {
   const uint8_t* row = w.row_ptr(r);
   switch (w.type) {
     case WType::Q4_0: {
@@ -58,8 +60,8 @@ void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* cod
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i), _mm_and_si128(v, m4));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i + 16), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
-        scale[i] = h2f(b[i].d);
-        min[i] = 0.0f;
+        scale[i * sstride] = h2f(b[i].d);
+        min[i * sstride] = 0.0f;
       }
       return;
     }
@@ -69,8 +71,8 @@ void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* cod
       for (int64_t i = 0; i < nb; ++i) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * i), _mm256_xor_si256(v, flip));
-        scale[i] = h2f(b[i].d);
-        min[i] = 0.0f;
+        scale[i * sstride] = h2f(b[i].d);
+        min[i * sstride] = 0.0f;
       }
       return;
     }
@@ -106,8 +108,8 @@ void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* cod
         for (int j = 0; j < 8; ++j) {
           int scj, mj;
           k4_scale_min(sc, j, scj, mj);
-          scale[8 * s + j] = d * float(scj);
-          min[8 * s + j] = dmin * float(mj);
+          scale[(8 * s + j) * sstride] = d * float(scj);
+          min[(8 * s + j) * sstride] = dmin * float(mj);
         }
       }
       return;
@@ -149,31 +151,25 @@ inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
 // kGroupBlockBytes at panel + (b * kGroups + g) * kGroupBlockBytes. Rows past nrows are zero.
 struct Repacker {
   std::vector<uint8_t> codes;      // [kPanelRows][32 * nb]
-  std::vector<float> scale, min;   // [kPanelRows][nb]
+  std::vector<float> scale, min;   // [nb][kPanelRows]: the 16 values a group needs are contiguous
 
   void run(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb, uint8_t* panel) {
     const int64_t stride = 32 * nb;
     codes.resize(size_t(kPanelRows * stride));
-    scale.resize(size_t(kPanelRows * nb));
-    min.resize(size_t(kPanelRows * nb));
     // Rows past the matrix read as zeros (their results are masked off; zeros keep them finite).
     std::fill(codes.begin() + nrows * stride, codes.end(), uint8_t(0));
-    std::fill(scale.begin() + nrows * nb, scale.end(), 0.0f);
-    std::fill(min.begin() + nrows * nb, min.end(), 0.0f);
+    scale.assign(size_t(kPanelRows * nb), 0.0f);
+    min.assign(size_t(kPanelRows * nb), 0.0f);
     for (int i = 0; i < nrows; ++i)
-      unpack_row(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i * nb, min.data() + i * nb);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i sidx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int(nb)));
+      unpack_row(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, kPanelRows);
     for (int g = 0; g < kGroups; ++g) {
       const uint8_t* src = codes.data() + kLanes * g * stride;
-      const float* sc = scale.data() + kLanes * g * nb;
-      const float* mn = min.data() + kLanes * g * nb;
       for (int64_t b = 0; b < nb; ++b) {
         uint8_t* dst = panel + (size_t(b) * kGroups + size_t(g)) * kGroupBlockBytes;
         transpose_16x8(src + 32 * b, stride, dst);
-        const __m512i idx = _mm512_add_epi32(sidx, _mm512_set1_epi32(int(b)));
-        _mm512_store_ps(dst + kCodeBytes, _mm512_i32gather_ps(idx, sc, 4));
-        _mm512_store_ps(dst + kCodeBytes + 64, _mm512_i32gather_ps(idx, mn, 4));
+        const size_t at = size_t(b * kPanelRows + kLanes * g);
+        _mm512_store_ps(dst + kCodeBytes, _mm512_loadu_ps(scale.data() + at));
+        _mm512_store_ps(dst + kCodeBytes + 64, _mm512_loadu_ps(min.data() + at));
       }
     }
   }

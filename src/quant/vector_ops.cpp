@@ -179,6 +179,19 @@ G4_AVX512 void gelu_mul_avx512(float* g, const float* u, int64_t n) {
   for (; i < n; ++i) g[i] = gelu_portable(g[i]) * (u ? u[i] : 1.0f);
 }
 
+// cap * tanh(x / cap), with tanh(z) = 1 - 2 / (1 + e^{2z}) (|2z| clamped to 30, where tanh is 1 in f32).
+G4_AVX512 void softcap_avx512(float* x, float cap, int64_t n) {
+  const __m512 inv2 = _mm512_set1_ps(2.0f / cap), vcap = _mm512_set1_ps(cap), one = _mm512_set1_ps(1.0f);
+  const __m512 two = _mm512_set1_ps(2.0f), lo = _mm512_set1_ps(-30.0f), hi = _mm512_set1_ps(30.0f);
+  int64_t i = 0;
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 z2 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv2), lo), hi);
+    const __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, exp_avx512(z2))));
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(vcap, t));
+  }
+}
+
 // Typed rows: 16 values per step; f16 through the AVX-512F vcvtph2ps, bf16 by widening to the top
 // half of an f32; tails shorter than 16 (head dims are multiples of 16 in practice) go scalar.
 template <bool BF16>
@@ -259,6 +272,11 @@ void vec_softmax(float* x, int64_t n) {
   }
   const float inv = float(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void vec_softcap(float* x, float cap, int64_t n) {
+  if (use_avx512()) return softcap_avx512(x, cap, n);
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void vec_gelu_mul(float* g, const float* u, int64_t n) {

@@ -11,6 +11,8 @@ float vec_dot(const float* a, const float* b, int64_t n);
 void vec_axpy(float a, const float* x, float* y, int64_t n);
 // In-place softmax over n values (max-subtracted, exp, normalised).
 void vec_softmax(float* x, int64_t n);
+// x[i] = cap * tanh(x[i] / cap)  (logit soft-capping)
+void vec_softcap(float* x, float cap, int64_t n);
 // g[i] = gelu_tanh(g[i]) * u[i]   (u == nullptr: g[i] = gelu_tanh(g[i]))
 void vec_gelu_mul(float* g, const float* u, int64_t n);
 

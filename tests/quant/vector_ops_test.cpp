@@ -129,3 +129,25 @@ TEST(TypedVectorOps, F16SubnormalsAndZeros) {
 
 }  // namespace
 }  // namespace g4
+
+namespace g4 {
+namespace {
+
+// Soft-capping (cap * tanh(x / cap)) against double precision, across the range where tanh bends and
+// where it saturates, on lengths with and without a partial 16-lane tail.
+TEST(VectorOps, SoftcapMatchesTanh) {
+  for (int64_t n : {1, 15, 16, 17, 1000}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[size_t(i)] = -200.0f + 400.0f * float(i) / float(std::max<int64_t>(1, n - 1));
+    if (n == 1) x[0] = 0.37f;
+    std::vector<float> y = x;
+    kernels::vec_softcap(y.data(), 30.0f, n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double ref = 30.0 * std::tanh(double(x[size_t(i)]) / 30.0);
+      ASSERT_NEAR(y[size_t(i)], ref, 4e-6 * 30.0) << "x=" << x[size_t(i)] << " n=" << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace g4
