@@ -7,12 +7,14 @@ fraction of the decode bandwidth roofline (weight bytes read per token from the 
 the AMX INT8 peak for prefill (2 x multiply-adds per token / peak), and each engine's peak RSS.
 
   python3 bench/compare_llamacpp.py --bin build/gemma4 --peer /tmp/peer --threads 2 --pp 512 --tg 128 \
-      --reps 3 e2b-q8_0.gguf e2b-q4_0.gguf [--bw 30.7e9] [--amx 12.6e12] [--json out.json]
+      --reps 3 e2b-q8_0.gguf e2b-q4_0.gguf [--measure] [--bw 30.7e9] [--amx 12.6e12] [--json out.json]
 
 Bytes per token: every matrix of the layers plus the tied lm_head (token_embd once more when there is no
 output.weight); token_embd and per_layer_token_embd are row lookups; MoE expert tensors count top_k/E of
 their size (gguf_sizes.py counts all experts). Defaults for bandwidth (30.7 GB/s, 2 threads) and AMX INT8
-peak (12.6 TOP/s, 2 cores) come from ../shared/docs/machine.md. Standard library only.
+peak (12.6 TOP/s, 2 cores) come from ../shared/docs/machine.md; --measure replaces them with the read
+bandwidth and AVX-512 VNNI int8 peak measured in the same run by build/machine_peaks_bench (the right
+ceilings on a CPU without AMX). Standard library only.
 """
 import argparse, json, os, struct, subprocess, sys, tempfile, time
 
@@ -130,8 +132,20 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--bw', type=float, default=30.7e9, help='DRAM bandwidth, bytes/s (machine.md: 30.7e9 for 2 threads)')
     ap.add_argument('--amx', type=float, default=12.6e12, help='AMX INT8 peak, op/s (machine.md: 12.6e12 for 2 cores)')
+    ap.add_argument('--measure', action='store_true',
+                    help='measure bandwidth and the VNNI int8 peak now (machine_peaks_bench beside --bin)')
     ap.add_argument('--json', help='write all numbers here')
     a = ap.parse_args()
+    peak_name = 'AMX INT8 (machine.md)'
+    if a.measure:
+        tool = os.path.join(os.path.dirname(os.path.abspath(a.bin)), 'machine_peaks_bench')
+        m = json.loads(subprocess.run([tool, '--threads', str(a.threads)], capture_output=True, text=True,
+                                      check=True).stdout.strip().splitlines()[-1])
+        a.bw = m['read_bw']
+        if m['int8_ops'] > 0:
+            a.amx = m['int8_ops']
+            peak_name = '%s int8 (measured)' % m['int8_isa']
+        sys.stderr.write('measured: read %.1f GB/s, int8 %.2f TOP/s\n' % (a.bw / 1e9, a.amx / 1e12))
     rows = []
     for f in a.files:
         dec_bytes, macs, arch, wtype, total = gguf_costs(f)
@@ -159,10 +173,10 @@ def main():
                    loadavg=os.getloadavg()[0])
         rows.append(row)
         sys.stderr.write('done %s (load average %.1f)\n' % (f, row['loadavg']))
-    print('threads %d, pp%d / tg%d, median of %d; decode roofline at %.1f GB/s, prefill at %.1f TOP/s AMX INT8' %
-          (a.threads, a.pp, a.tg, a.reps, a.bw / 1e9, a.amx / 1e12))
+    print('threads %d, pp%d / tg%d, median of %d; decode roofline at %.1f GB/s, prefill at %.2f TOP/s %s' %
+          (a.threads, a.pp, a.tg, a.reps, a.bw / 1e9, a.amx / 1e12, peak_name))
     hdr = ('| file | type | GB/token | ours pp | llama pp | ratio | ours tg | llama tg | ratio | tg roofline | ours %roof tg | '
-           'llama %roof tg | ours %AMX pp | llama %AMX pp | ours RSS MiB | llama RSS MiB |')
+           'llama %roof tg | ours %peak pp | llama %peak pp | ours RSS MiB | llama RSS MiB |')
     print(hdr)
     print('|' + '---|' * (hdr.count('|') - 1))
     for r in rows:

@@ -40,8 +40,10 @@ int run_bench(int argc, char** argv) {
       .flag("json", "print one JSON line with the results last on stdout");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_thread_option(args);
+  g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  g4::cli::apply_load_option(args);
   const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   const long long pp = args.get_int("pp"), tg = args.get_int("tg"), reps = args.get_int("reps"), warm = args.get_int("warmup");
   const long long depth = args.get_int("depth");

@@ -22,8 +22,10 @@ int run_generate(int argc, char** argv) {
   g4::cli::add_sampling_options(args);
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_thread_option(args);
+  g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  g4::cli::apply_load_option(args);
   const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   const long long max_tokens = args.get_int("max-tokens");

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "core/mapped_file.h"
 #include "core/error.h"
 #include "model/model.h"
 
@@ -25,6 +26,7 @@ int run_info(int argc, char** argv) {
   g4::cli::add_kv_type_option(args, g4::KVType::F16, "; for the KV-cache estimate");
   if (!args.parse(argc, argv)) return args.exit_code();
   const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  g4::set_default_load_mode(g4::LoadMode::Map);  // only metadata and shapes are needed: never copy the file
   auto model = g4::load_model(args.get("model"));
   const g4::ModelConfig& c = model->config();
   const long long ctx = args.get_int("ctx");

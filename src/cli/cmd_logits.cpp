@@ -21,8 +21,10 @@ int run_logits(int argc, char** argv) {
   // f32 here, unlike the other commands: this is the tool for exact comparisons with reference logits.
   g4::cli::add_kv_type_option(args, g4::KVType::F32, "; f32 here, for exact comparisons");
   g4::cli::add_thread_option(args);
+  g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  g4::cli::apply_load_option(args);
   const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   auto t0 = std::chrono::steady_clock::now();

@@ -16,9 +16,11 @@ int run_run(int argc, char** argv) {
   g4::cli::add_chat_options(args);
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
+  g4::cli::add_load_option(args);
   args.flag("stats", "print timing to stderr after the answer");
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  g4::cli::apply_load_option(args);
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
   const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");

@@ -40,8 +40,10 @@ int run_serve(int argc, char** argv) {
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
+  g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
+  g4::cli::apply_load_option(args);
 
   g4::server::ServerOptions o;
   o.host = args.get("host");

@@ -3,9 +3,25 @@
 #include <climits>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/thread_pool.h"
 
 namespace g4::cli {
+
+void add_load_option(Args& args) {
+  args.option("load", "MODE",
+               "how the model file comes into memory: read (a private copy in huge pages: fastest decoding), map "
+               "(use the file in place: least memory), auto (read when it fits in 80 % of free memory)",
+               false, "auto");
+}
+
+void apply_load_option(const Args& args) {
+  try {
+    set_default_load_mode(parse_load_mode(args.get("load")));
+  } catch (const Error& e) {
+    throw Error(std::string("--load: ") + e.what());
+  }
+}
 
 void add_thread_option(Args& args) { args.option("threads", "N", "worker threads (default: all cores)"); }
 

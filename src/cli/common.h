@@ -13,6 +13,10 @@ namespace g4::cli {
 void add_thread_option(Args& args);
 void apply_thread_option(const Args& args);
 
+// --load auto|map|read: how model files come into memory (core/mapped_file.h LoadMode).
+void add_load_option(Args& args);
+void apply_load_option(const Args& args);
+
 // --kv-type f32|f16|bf16|q8_0: how the KV cache stores keys and values. `note` is appended to the help.
 void add_kv_type_option(Args& args, KVType default_type, const std::string& note = "");
 // Throws g4::Error naming --kv-type and the allowed values for anything else.

@@ -581,8 +581,8 @@ std::unique_ptr<GgufFile> GgufFile::parse(const uint8_t* data, size_t size, cons
   return f;
 }
 
-std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
-  auto file = MappedFile::open(path);
+std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode) {
+  auto file = MappedFile::open(path, mode);
   auto f = parse(file->data(), file->size(), path);
   f->file_ = std::move(file);
   return f;

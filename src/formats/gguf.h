@@ -118,7 +118,8 @@ struct GgufTensor {
 
 class GgufFile {
  public:
-  static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Metadata readers map the file (LoadMode::Map); the model loader passes the process default.
+  static std::unique_ptr<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::Map);
   // Parses an image already in memory (which must outlive the result). `path` labels errors.
   static std::unique_ptr<GgufFile> parse(const uint8_t* data, size_t size, const std::string& path);
 

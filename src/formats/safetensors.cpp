@@ -89,9 +89,9 @@ std::map<std::string, TensorInfo> parse_safetensors(const uint8_t* data, size_t 
   return out;
 }
 
-std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path, LoadMode mode) {
   auto f = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
-  f->file_ = MappedFile::open(path);
+  f->file_ = MappedFile::open(path, mode);
   f->tensors_ = parse_safetensors(f->file_->data(), f->file_->size(), path);
   return f;
 }

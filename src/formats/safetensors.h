@@ -30,7 +30,8 @@ std::map<std::string, TensorInfo> parse_safetensors(const uint8_t* data, size_t 
 
 class SafetensorsFile {
  public:
-  static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+  // Readers of references and metadata map the file; the model loader passes the process default.
+  static std::unique_ptr<SafetensorsFile> open(const std::string& path, LoadMode mode = LoadMode::Map);
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find(const std::string& name) const;
   const std::string& path() const { return file_->path(); }

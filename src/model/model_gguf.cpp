@@ -75,7 +75,7 @@ std::unique_ptr<WeightSource> open_gguf_weights(std::shared_ptr<const GgufFile> 
 }
 
 std::unique_ptr<Model> load_gguf_model(const std::string& path) {
-  std::shared_ptr<const GgufFile> file = GgufFile::open(path);
+  std::shared_ptr<const GgufFile> file = GgufFile::open(path, default_load_mode());
   ModelConfig config = config_from_gguf(*file);
   std::shared_ptr<WeightSource> source = open_gguf_weights(file);
   return std::make_unique<Model>(std::move(config), std::move(source));

@@ -25,7 +25,7 @@ class HfWeightSource : public WeightSource {
   explicit HfWeightSource(std::string dir) : dir_(std::move(dir)) {}
 
   void add_file(const std::string& path) {
-    auto f = SafetensorsFile::open(path);
+    auto f = SafetensorsFile::open(path, default_load_mode());
     for (const auto& [name, t] : f->tensors()) all_.emplace(name, &t);
     files_.push_back(std::move(f));
   }

@@ -127,7 +127,7 @@ bool is_gguf_file(const std::string& path) {
 }
 
 GgufChatInfo read_gguf_chat_info(const std::string& path) {
-  auto file = MappedFile::open(path);
+  auto file = MappedFile::open(path, LoadMode::Map);
   Reader r(file->data(), file->size(), path);
   if (file->size() < 4 || std::memcmp(file->data(), "GGUF", 4) != 0) r.fail("not a GGUF file (bad magic)");
   r.skip(4);

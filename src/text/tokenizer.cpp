@@ -39,7 +39,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   }
   if (!file_exists(path)) throw Error("tokenizer path '" + path + "' does not exist (give a model folder, a .gguf or a tokenizer.json)");
   // Sniff the content rather than trusting the extension.
-  auto f = MappedFile::open(path);
+  auto f = MappedFile::open(path, LoadMode::Map);
   bool is_gguf = f->size() >= 4 && std::string_view(reinterpret_cast<const char*>(f->data()), 4) == "GGUF";
   f.reset();
   if (is_gguf) return load_gguf(path);

@@ -62,7 +62,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load_hf(const std::string& path, const std
   std::vector<std::array<uint32_t, 4>> merge_spans;         // left (offset, length), right (offset, length)
   bool have_vocab = false, have_merges = false;
   {
-    auto f = MappedFile::open(path);
+    auto f = MappedFile::open(path, LoadMode::Map);
     std::string_view text(reinterpret_cast<const char*>(f->data()), f->size());
     JsonScanner sc(text, "tokenizer '" + path + "' is not valid JSON");
     auto raw = [&](std::string_view r) {

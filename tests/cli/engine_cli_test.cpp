@@ -138,5 +138,20 @@ TEST(EngineCliMisc, KvTypeOption) {
   EXPECT_NEAR(f32, 2 * f16, 0.01 * f32);
 }
 
+// --load read|map give the same tokens; an unknown mode is a clear error naming the option.
+TEST(EngineCliMisc, LoadOption) {
+  const std::string e2b = test::fixture("g4-e2b");
+  CliResult bad = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --load mmap");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("--load: unknown load mode 'mmap' (expected one of: auto, map, read)"), std::string::npos)
+      << bad.out;
+  CliResult read = run_cli("generate --model " + e2b + " --ids 2,3,4 --max-tokens 6 --kv-type f32 --greedy --json --load read");
+  CliResult map = run_cli("generate --model " + e2b + " --ids 2,3,4 --max-tokens 6 --kv-type f32 --greedy --json --load map");
+  EXPECT_EQ(read.status, 0) << read.out;
+  EXPECT_EQ(map.status, 0) << map.out;
+  // Same greedy tokens (the first line holds timings).
+  EXPECT_EQ(read.out.substr(read.out.find('{')), map.out.substr(map.out.find('{')));
+}
+
 }  // namespace
 }  // namespace g4
