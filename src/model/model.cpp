@@ -197,7 +197,7 @@ void Model::experts(int layer, const float* r, int64_t T, float* out, const Acti
   }
   // Expert input: a second norm of the residual.
   std::vector<float> xe(size_t(T * H));
-  for (int64_t t = 0; t < T; ++t) ops::rms_norm(r + t * H, lw.pre_ffn_norm2.data(), H, eps, xe.data() + t * H);
+  ops::rms_norm_rows(r, lw.pre_ffn_norm2.data(), T, H, eps, xe.data());
   std::fill(out, out + T * H, 0.0f);
   // Group tokens by expert so each selected expert's weights are read once per pass; unselected
   // experts are never touched. Experts are visited in ascending id order.
@@ -237,7 +237,7 @@ void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* s
   g.resize(size_t(T * I));
   u.resize(size_t(T * I));
   f.resize(size_t(T * H));
-  for (int64_t t = 0; t < T; ++t) ops::rms_norm(h + t * H, lw.pre_ffn_norm.data(), H, eps, x.data() + t * H);
+  ops::rms_norm_rows(h, lw.pre_ffn_norm.data(), T, H, eps, x.data());
   matmul_many({{&lw.gate, g.data()}, {&lw.up, u.data()}}, x.data(), size_t(T), pool());
   ops::gelu_mul(g.data(), u.data(), T * I);
   matmul(lw.down, g.data(), size_t(T), f.data(), pool());
@@ -272,8 +272,11 @@ void Model::forward(std::vector<BatchItem>& batch) const {
   ids.reserve(size_t(T));
   for (const BatchItem& item : batch) ids.insert(ids.end(), item.ids, item.ids + item.n_tokens);
 
+  // Activations live in buffers reused across passes: fresh ones of tens of megabytes (prefill) would
+  // cost page faults and zeroing on every call.
+  static thread_local std::vector<float> h, tok, ple;
   // Token embeddings, scaled by sqrt(H) (an f32 constant: we compute in f32).
-  std::vector<float> h(size_t(T * H));
+  h.resize(size_t(T * H));
   const float emb_scale = float(std::sqrt(double(H)));
   for (int64_t t = 0; t < T; ++t) {
     dequantize_row(weights_.embed, ids[size_t(t)], h.data() + t * H);
@@ -282,13 +285,15 @@ void Model::forward(std::vector<BatchItem>& batch) const {
   if (sink) (*sink)("embed", h.data(), {T, H});
 
   // Per-layer inputs: token-identity rows plus a projection of the scaled embedding.
-  std::vector<float> ple;
   if (c.has_ple()) {
     const int64_t LP = L * P;
-    std::vector<float> tok(size_t(T * LP), 0.0f);
+    tok.resize(size_t(T * LP));
     const float ple_scale = float(std::sqrt(double(P)));
     for (int64_t t = 0; t < T; ++t) {
-      if (ids[size_t(t)] >= c.ple_vocab) continue;
+      if (ids[size_t(t)] >= c.ple_vocab) {
+        std::fill(tok.begin() + t * LP, tok.begin() + (t + 1) * LP, 0.0f);
+        continue;
+      }
       dequantize_row(weights_.ple_embed, ids[size_t(t)], tok.data() + t * LP);
       ops::scale(tok.data() + t * LP, ple_scale, LP);
     }
@@ -310,7 +315,7 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     const LayerWeights& lw = weights_.layers[size_t(i)];
     const int64_t d = p.head_dim, qdim = int64_t(c.n_heads) * d, kvdim = int64_t(p.n_kv_heads) * d;
     // Attention block (sandwich norms).
-    for (int64_t t = 0; t < T; ++t) ops::rms_norm(h.data() + t * H, lw.input_norm.data(), H, eps, x.data() + t * H);
+    ops::rms_norm_rows(h.data(), lw.input_norm.data(), T, H, eps, x.data());
     q.resize(size_t(T * qdim));
     if (!p.shares_kv(int(i))) {
       k.resize(size_t(T * kvdim));
