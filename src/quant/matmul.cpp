@@ -26,7 +26,7 @@ constexpr size_t kBf16GemmMinTokens = 16;
 constexpr size_t kInt8GemmMinTokens = 8;
 
 bool use_int8_gemm(Isa isa, WType t, size_t n_tokens) {
-  static const bool off = std::getenv("G4_NO_INT8") != nullptr;
+  static const bool off = std::getenv("G4_NO_INT8") != nullptr;  // A/B benchmarking against the bf16 GEMM
   return !off && isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens && impl::gemm_int8_supported(t);
 }
 
