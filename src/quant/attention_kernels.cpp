@@ -117,6 +117,7 @@ void scores_typed(const float* q, int nh, int64_t d, const uint8_t* const* rows,
   int h = 0;
   for (; h + 8 <= nh; h += 8) scores_avx512<T, 8>(q + h * d, d, rows, n, scores + h * n, n);
   for (; h + 4 <= nh; h += 4) scores_avx512<T, 4>(q + h * d, d, rows, n, scores + h * n, n);
+  for (; h + 2 <= nh; h += 2) scores_avx512<T, 2>(q + h * d, d, rows, n, scores + h * n, n);
   for (; h < nh; ++h) scores_avx512<T, 1>(q + h * d, d, rows, n, scores + h * n, n);
 }
 
@@ -125,6 +126,7 @@ void values_typed(const float* p, int nh, int64_t d, const uint8_t* const* rows,
   int h = 0;
   for (; h + 8 <= nh; h += 8) values_avx512<T, 8>(p + h * n, n, d, rows, n, out + h * d);
   for (; h + 4 <= nh; h += 4) values_avx512<T, 4>(p + h * n, n, d, rows, n, out + h * d);
+  for (; h + 2 <= nh; h += 2) values_avx512<T, 2>(p + h * n, n, d, rows, n, out + h * d);
   for (; h < nh; ++h) values_avx512<T, 1>(p + h * n, n, d, rows, n, out + h * d);
 }
 
