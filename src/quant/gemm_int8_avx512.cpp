@@ -148,14 +148,17 @@ inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
 }
 
 // Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into the cache.
-template <_mm_hint Hint>
+template <bool ToL1>  // L1 (just before use) or L2 (a chunk ahead)
 void prefetch_chunk(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb) {
   const WTypeInfo& info = wtype_info(w.type);
   const size_t begin = size_t(b0 * 32 / info.block_elems) * size_t(info.block_bytes);
   const size_t bytes = size_t(nb * 32 / info.block_elems) * size_t(info.block_bytes);
   for (int i = 0; i < nrows; ++i) {
     const char* p = reinterpret_cast<const char*>(w.row_ptr(r + i)) + begin;
-    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(p + off, Hint);
+    for (size_t off = 0; off < bytes; off += 64) {
+      if constexpr (ToL1) _mm_prefetch(p + off, _MM_HINT_T0);
+      else _mm_prefetch(p + off, _MM_HINT_T1);
+    }
   }
 }
 
@@ -173,9 +176,9 @@ struct Repacker {
     scale.assign(size_t(kPanelRows * nb), 0.0f);
     min.assign(size_t(kPanelRows * nb), 0.0f);
     constexpr int kAhead = 4;  // rows requested ahead of the one being unpacked (DRAM latency)
-    for (int i = 0; i < std::min(kAhead, nrows); ++i) prefetch_chunk<_MM_HINT_T0>(w, r + i, 1, b0, nb);
+    for (int i = 0; i < std::min(kAhead, nrows); ++i) prefetch_chunk<true>(w, r + i, 1, b0, nb);
     for (int i = 0; i < nrows; ++i) {
-      if (i + kAhead < nrows) prefetch_chunk<_MM_HINT_T0>(w, r + i + kAhead, 1, b0, nb);
+      if (i + kAhead < nrows) prefetch_chunk<true>(w, r + i + kAhead, 1, b0, nb);
       unpack_row(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, kPanelRows);
     }
     for (int g = 0; g < kGroups; ++g) {
@@ -328,8 +331,8 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
       // Fetch the next chunk's weights while this one is multiplied: its rows are scattered segments
       // (one per row) that the hardware prefetchers do not anticipate, and waiting for them one row at
       // a time made the repacking latency-bound on wide matrices.
-      if (b0 + kChunkBlocks < nb_total) prefetch_chunk<_MM_HINT_T1>(w, r, nrows, b0 + kChunkBlocks, std::min<int64_t>(kChunkBlocks, nb_total - b0 - kChunkBlocks));
-      else if (r + kPanelRows < r1) prefetch_chunk<_MM_HINT_T1>(w, r + kPanelRows, int(std::min<int64_t>(kPanelRows, r1 - r - kPanelRows)), 0, std::min<int64_t>(kChunkBlocks, nb_total));
+      if (b0 + kChunkBlocks < nb_total) prefetch_chunk<false>(w, r, nrows, b0 + kChunkBlocks, std::min<int64_t>(kChunkBlocks, nb_total - b0 - kChunkBlocks));
+      else if (r + kPanelRows < r1) prefetch_chunk<false>(w, r + kPanelRows, int(std::min<int64_t>(kPanelRows, r1 - r - kPanelRows)), 0, std::min<int64_t>(kChunkBlocks, nb_total));
       for (size_t t0 = 0; t0 < n_tokens; t0 += kMaxTokens) {
         const int nt = int(std::min<size_t>(kMaxTokens, n_tokens - t0));
         table[size_t(nt - 1)](panel, nb, a, t0, b0, y + size_t(r), ldy, mask, b0 == 0);
