@@ -47,6 +47,8 @@ KVType parse_kv_type(const std::string& name) {
 const char* kv_type_name(KVType t) { return entry(t).name; }
 const char* kv_type_choices() { return "f32|f16|bf16|q8_0"; }
 
+WType kv_storage_type(KVType t) { return entry(t).storage; }
+
 size_t kv_row_bytes(KVType t, int64_t n) { return wtype_row_bytes(entry(t).storage, n); }
 
 void check_kv_type(const ModelConfig& c, KVType t) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "quant/weight.h"
 
 namespace g4 {
 
@@ -22,6 +23,8 @@ enum class KVType { F32, F16, BF16, Q8_0 };
 KVType parse_kv_type(const std::string& name);
 const char* kv_type_name(KVType t);    // "f32", "f16", "bf16", "q8_0"
 const char* kv_type_choices();         // "f32|f16|bf16|q8_0", for help texts
+// The weight format with the same bytes as a cache row of type t (what the attention kernels read).
+WType kv_storage_type(KVType t);
 // Bytes that n values of type t occupy (n a multiple of 32 for q8_0).
 size_t kv_row_bytes(KVType t, int64_t n);
 // Throws g4::Error when a layer's head dim cannot be stored as t (q8_0 and head dims not a multiple of 32).

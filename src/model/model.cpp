@@ -10,7 +10,6 @@
 #include "core/thread_pool.h"
 #include "model/ops.h"
 #include "quant/attention_kernels.h"
-#include "quant/vector_ops.h"
 
 namespace g4 {
 
@@ -22,17 +21,6 @@ int64_t total_tokens(const std::vector<BatchItem>& batch) {
   int64_t t = 0;
   for (const auto& b : batch) t += b.n_tokens;
   return t;
-}
-
-// Storage type of a cache row, as the attention kernels name it.
-WType kv_row_type(KVType t) {
-  switch (t) {
-    case KVType::F32: return WType::F32;
-    case KVType::F16: return WType::F16;
-    case KVType::BF16: return WType::BF16;
-    case KVType::Q8_0: return WType::Q8_0;
-  }
-  throw Error("unknown KV cache type");
 }
 
 }  // namespace
@@ -144,7 +132,7 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
         krows[size_t(j)] = item.cache->key(src, lo + j, g);
         vrows[size_t(j)] = item.cache->value(src, lo + j, g);
       }
-      const WType type = kv_row_type(item.cache->type());
+      const WType type = kv_storage_type(item.cache->type());
       const size_t first = (t * size_t(nh) + size_t(h0)) * size_t(d);
       scores.resize(size_t(m * n));
       kernels::attn_scores(type, q + first, m, d, krows.data(), n, scores.data());

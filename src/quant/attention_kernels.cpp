@@ -17,44 +17,71 @@
 
 namespace g4::kernels {
 
-namespace portable {
-
 namespace {
+
+// One row at a time, through the dispatched row kernels of vector_ops (AVX-512 where the CPU has it) or,
+// with Portable, through their portable versions. Serves Q8_0 rows, CPUs without AVX-512, and tests.
+template <bool Portable>
 float dot_row(WType type, const float* q, const uint8_t* row, int64_t d) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
   switch (type) {
-    case WType::F32: return dot_f32(q, reinterpret_cast<const float*>(row), d);
-    case WType::F16: return dot_f16(q, reinterpret_cast<const uint16_t*>(row), d);
-    case WType::BF16: return dot_bf16(q, reinterpret_cast<const uint16_t*>(row), d);
-    case WType::Q8_0: return dot_q8_0(q, row, d);
+    case WType::F32: {
+      const float* f = reinterpret_cast<const float*>(row);
+      return Portable ? dot_f32(q, f, d) : vec_dot(q, f, d);
+    }
+    case WType::F16: return Portable ? portable::dot_f16(q, h, d) : vec_dot_f16(q, h, d);
+    case WType::BF16: return Portable ? portable::dot_bf16(q, h, d) : vec_dot_bf16(q, h, d);
+    case WType::Q8_0: return Portable ? portable::dot_q8_0(q, row, d) : vec_dot_q8_0(q, row, d);
     default: throw Error(std::string("attention over ") + wtype_info(type).name + " rows is not supported");
   }
 }
 
+template <bool Portable>
 void axpy_row(WType type, float a, const uint8_t* row, float* y, int64_t d) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
   switch (type) {
     case WType::F32: {
       const float* x = reinterpret_cast<const float*>(row);
-      for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
+      if constexpr (Portable) {
+        for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
+      } else {
+        vec_axpy(a, x, y, d);
+      }
       return;
     }
-    case WType::F16: return axpy_f16(a, reinterpret_cast<const uint16_t*>(row), y, d);
-    case WType::BF16: return axpy_bf16(a, reinterpret_cast<const uint16_t*>(row), y, d);
-    case WType::Q8_0: return axpy_q8_0(a, row, y, d);
+    case WType::F16: return Portable ? portable::axpy_f16(a, h, y, d) : vec_axpy_f16(a, h, y, d);
+    case WType::BF16: return Portable ? portable::axpy_bf16(a, h, y, d) : vec_axpy_bf16(a, h, y, d);
+    case WType::Q8_0: return Portable ? portable::axpy_q8_0(a, row, y, d) : vec_axpy_q8_0(a, row, y, d);
     default: throw Error(std::string("attention over ") + wtype_info(type).name + " rows is not supported");
   }
 }
+
+template <bool Portable>
+void scores_by_row(WType type, const float* q, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
+                   float* scores) {
+  for (int h = 0; h < nh; ++h)
+    for (int64_t j = 0; j < n; ++j) scores[h * n + j] = dot_row<Portable>(type, q + h * d, rows[j], d);
+}
+
+template <bool Portable>
+void values_by_row(WType type, const float* p, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
+                   float* out) {
+  std::fill(out, out + nh * d, 0.0f);
+  for (int h = 0; h < nh; ++h)
+    for (int64_t j = 0; j < n; ++j) axpy_row<Portable>(type, p[h * n + j], rows[j], out + h * d, d);
+}
+
 }  // namespace
+
+namespace portable {
 
 void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
                  float* scores) {
-  for (int h = 0; h < nh; ++h)
-    for (int64_t j = 0; j < n; ++j) scores[h * n + j] = dot_row(type, q + h * d, rows[j], d);
+  scores_by_row<true>(type, q, nh, d, rows, n, scores);
 }
 
 void attn_values(WType type, const float* p, int nh, int64_t d, const uint8_t* const* rows, int64_t n, float* out) {
-  std::fill(out, out + nh * d, 0.0f);
-  for (int h = 0; h < nh; ++h)
-    for (int64_t j = 0; j < n; ++j) axpy_row(type, p[h * n + j], rows[j], out + h * d, d);
+  values_by_row<true>(type, p, nh, d, rows, n, out);
 }
 
 }  // namespace portable
@@ -139,7 +166,7 @@ bool fast_path(WType type) {
 
 void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
                  float* scores) {
-  if (!fast_path(type)) return portable::attn_scores(type, q, nh, d, rows, n, scores);
+  if (!fast_path(type)) return scores_by_row<false>(type, q, nh, d, rows, n, scores);
   switch (type) {
     case WType::F32: return scores_typed<WType::F32>(q, nh, d, rows, n, scores);
     case WType::F16: return scores_typed<WType::F16>(q, nh, d, rows, n, scores);
@@ -148,7 +175,7 @@ void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* c
 }
 
 void attn_values(WType type, const float* p, int nh, int64_t d, const uint8_t* const* rows, int64_t n, float* out) {
-  if (!fast_path(type)) return portable::attn_values(type, p, nh, d, rows, n, out);
+  if (!fast_path(type)) return values_by_row<false>(type, p, nh, d, rows, n, out);
   switch (type) {
     case WType::F32: return values_typed<WType::F32>(p, nh, d, rows, n, out);
     case WType::F16: return values_typed<WType::F16>(p, nh, d, rows, n, out);

@@ -3,7 +3,7 @@
 // attention): every cached row is read once per group instead of once per query head, and converted
 // from its storage type in registers. The rows are given as pointers, so the caller's cache layout
 // (rings, pages) stays its own business. Dispatched at run time: AVX-512 for f32/f16/bf16 rows, else
-// portable code (and for Q8_0 rows).
+// one row at a time through vector_ops' dispatched row kernels (Q8_0 rows, CPUs without AVX-512).
 #include <cstdint>
 
 #include "quant/weight.h"

@@ -47,7 +47,7 @@ constexpr int64_t kChunkBlocks = 64;          // 2048 columns of a panel repacke
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 // Unpacks row r of w into unsigned codes (one byte per element) and per-32 scale / min, such that
-// element = scale * code - min - offset * scale (offset from int8_offset; min is 0 for Q4_0/Q8_0).
+// element = scale * code - min - offset * scale (offset from gemm_int8_offset; min is 0 for Q4_0/Q8_0).
 // scale[b * sstride] / min[b * sstride] receive block b's values.
 void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
                 int64_t sstride) {
@@ -176,7 +176,7 @@ struct Repacker {
     scale.assign(size_t(kPanelRows * nb), 0.0f);
     min.assign(size_t(kPanelRows * nb), 0.0f);
     constexpr int kAhead = 4;  // rows requested ahead of the one being unpacked (DRAM latency)
-    for (int i = 0; i < std::min(kAhead, nrows); ++i) prefetch_chunk<true>(w, r + i, 1, b0, nb);
+    prefetch_chunk<true>(w, r, std::min(kAhead, nrows), b0, nb);
     for (int i = 0; i < nrows; ++i) {
       if (i + kAhead < nrows) prefetch_chunk<true>(w, r + i + kAhead, 1, b0, nb);
       unpack_row(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, kPanelRows);
@@ -280,7 +280,7 @@ int gemm_int8_offset(WType t) {
   }
 }
 
-void Int8ActBuffer::prepare(WType t, const float* x, size_t n_tokens, int64_t cols, size_t t0, size_t t1) {
+void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1) {
   const int64_t nb = cols / 32;
   const int offset = gemm_int8_offset(t);
   for (size_t tok = t0; tok < t1; ++tok) {
@@ -295,7 +295,6 @@ void Int8ActBuffer::prepare(WType t, const float* x, size_t n_tokens, int64_t co
       bias[b] = -offset * _mm512_reduce_add_epi32(s32);
     }
   }
-  (void)n_tokens;
 }
 
 void Int8ActBuffer::resize(size_t n_tokens, int64_t cols) {
@@ -315,7 +314,7 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);
   static thread_local Repacker repacker;
-  static thread_local std::vector<uint8_t, std::allocator<uint8_t>> panel_store;
+  static thread_local std::vector<uint8_t> panel_store;
   panel_store.resize(size_t(kChunkBlocks) * kGroups * kGroupBlockBytes + 64);
   uint8_t* panel = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panel_store.data()) + 63) & ~uintptr_t(63));
   for (int64_t r = r0; r < r1; r += kPanelRows) {

@@ -77,7 +77,7 @@ class Int8ActBuffer {
  public:
   void resize(size_t n_tokens, int64_t cols);
   // Quantizes tokens [t0, t1) of x (rows of cols values) for weights of type t; call resize first.
-  void prepare(WType t, const float* x, size_t n_tokens, int64_t cols, size_t t0, size_t t1);
+  void prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1);
   const Int8Acts& acts() const { return acts_; }
 
  private:

@@ -126,7 +126,7 @@ void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const fl
   static thread_local kernels::impl::Int8ActBuffer tls_acts;
   kernels::impl::Int8ActBuffer& acts = tls_acts;  // the workers must see this thread's buffer, not their own
   acts.resize(n_tokens, w0.cols);
-  pool.parallel_for(n_tokens, [&](size_t b, size_t e) { acts.prepare(w0.type, x, n_tokens, w0.cols, b, e); });
+  pool.parallel_for(n_tokens, [&](size_t b, size_t e) { acts.prepare(w0.type, x, w0.cols, b, e); });
   const kernels::impl::Int8Acts& a = acts.acts();
   pool.parallel_for(size_t(total_rows), [&](size_t r0, size_t r1) {
     for_each_piece(outs, n, int64_t(r0), int64_t(r1), [&](const MatmulOut& o, int64_t b, int64_t e) {

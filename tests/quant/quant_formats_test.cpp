@@ -311,3 +311,17 @@ TEST(QuantFormats, DequantizeRowOfWeight) {
   dequantize_blocks(WType::Q5_K, w.row_ptr(2), b.data(), cols);
   EXPECT_EQ(a, b);
 }
+
+namespace g4 {
+namespace {
+
+// The kernels' inline row size repeats the block table as constants; both must agree for every type.
+TEST(QuantFormats, UncheckedRowBytesAgreeWithTheTable) {
+  for (WType t : {WType::F32, WType::F16, WType::BF16, WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K,
+                  WType::Q6_K})
+    for (int64_t cols : {256, 1536, 12288})
+      EXPECT_EQ(wtype_row_bytes_unchecked(t, cols), wtype_row_bytes(t, cols)) << wtype_info(t).name << " " << cols;
+}
+
+}  // namespace
+}  // namespace g4
