@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "runtime/stop.h"
@@ -232,14 +233,19 @@ void format_value(const Json& v, std::string& out) {
       out += kQuote;
       break;
     case Json::value_t::object: {
+      // Keys sorted, as the official chat template writes arguments (its `| dictsort`): the model has
+      // only ever seen them in that order.
+      std::vector<std::pair<const std::string*, const Json*>> members;
+      for (auto it = v.begin(); it != v.end(); ++it) members.emplace_back(&it.key(), &it.value());
+      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
       out += '{';
       bool first = true;
-      for (auto it = v.begin(); it != v.end(); ++it) {  // nlohmann::json keeps keys sorted
+      for (const auto& [key, value] : members) {
         if (!first) out += ',';
         first = false;
-        out += it.key();
+        out += *key;
         out += ':';
-        format_value(it.value(), out);
+        format_value(*value, out);
       }
       out += '}';
       break;

@@ -34,12 +34,6 @@ std::string ChatTemplate::render(const Json& context) const {
   return interp.render(impl_->body, context.is_null() ? tpl::Value::dict() : tpl::Value::from_json(context));
 }
 
-std::string ChatTemplate::render(const nlohmann::ordered_json& context) const {
-  if (!context.is_object() && !context.is_null()) throw Error("template context must be a JSON object");
-  tpl::Interp interp(limits_, impl_->origin);
-  return interp.render(impl_->body, context.is_null() ? tpl::Value::dict() : tpl::Value::from_json(context));
-}
-
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {

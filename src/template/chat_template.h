@@ -7,7 +7,7 @@
 //   std::string prompt = tpl.render({{"messages", messages}, {"add_generation_prompt", true},
 //                                    {"bos_token", "<bos>"}});
 //
-// Pass nlohmann::ordered_json where key order matters (tojson, iterating a dict): g4::Json sorts keys.
+// g4::Json keeps key order, so tojson and dict iteration see members in the order they were written.
 #include <memory>
 #include <string>
 
@@ -29,7 +29,6 @@ class ChatTemplate {
   // ("<origin>:<line>:<column>: <message>"), on exceeded sandbox limits, and for raise_exception(msg)
   // with exactly msg as the message.
   std::string render(const Json& context) const;
-  std::string render(const nlohmann::ordered_json& context) const;
 
   void set_limits(const TemplateLimits& limits) { limits_ = limits; }
   const TemplateLimits& limits() const { return limits_; }

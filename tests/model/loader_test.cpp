@@ -64,7 +64,8 @@ Json to_hub_config(const Json& text) {
   Json t = text;
   t["model_type"] = "gemma4_text";
   if (t.contains("per_layer_config")) {
-    for (auto& [key, override_] : t["per_layer_config"].items()) {
+    const Json overrides = t["per_layer_config"];  // a copy: inserting into t below moves its members
+    for (const auto& [key, override_] : overrides.items()) {
       if (override_.contains("head_dim")) t["global_head_dim"] = override_["head_dim"];
       if (override_.contains("num_key_value_heads")) t["num_global_key_value_heads"] = override_["num_key_value_heads"];
     }
