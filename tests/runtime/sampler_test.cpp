@@ -302,6 +302,254 @@ TEST(Sampler, InvalidParams) {
   expect_invalid(p, "logit_bias");
 }
 
+// ---- llama.cpp's sampling extensions; every expectation below is worked out by hand ----
+
+double share(const std::map<int32_t, int>& h, int32_t id, int n) {
+  auto it = h.find(id);
+  return it == h.end() ? 0.0 : it->second / double(n);
+}
+
+TEST(Sampler, TypicalKeepsTheMostTypicalTokens) {
+  // p = {0.4, 0.3, 0.2, 0.1}: entropy H = 1.2799 nats; surprises -ln p = 0.916, 1.204, 1.609, 2.303;
+  // |surprise - H| = 0.364, 0.076, 0.330, 1.023, so the typical order is 1, 2, 0, 3.
+  auto logits = logits_for({0.4, 0.3, 0.2, 0.1});
+  SamplingParams p;
+  p.seed = 21;
+  p.typical_p = 0.25f;  // token 1 alone has 0.3 >= 0.25
+  Sampler one(p);
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(draw(one, logits), 1);
+  p.typical_p = 0.45f;  // 0.3 + 0.2: tokens 1 and 2, renormalised to 0.6 / 0.4
+  Sampler two(p);
+  auto h = histogram(two, logits, 6000);
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_NEAR(share(h, 1, 6000), 0.6, 0.03);
+  EXPECT_NEAR(share(h, 2, 6000), 0.4, 0.03);
+  p.typical_p = 0.85f;  // 0.3 + 0.2 + 0.4 = 0.9: every token but 3, although 3 is not the least likely
+  Sampler three(p);
+  auto h3 = histogram(three, logits, 6000);
+  EXPECT_EQ(h3.size(), 3u);
+  EXPECT_EQ(h3.count(3), 0u);
+  EXPECT_NEAR(share(h3, 0, 6000), 0.4 / 0.9, 0.03);
+}
+
+TEST(Sampler, TypicalCanDropTheMostLikelyToken) {
+  // p = {0.4, 0.12 x 5}: H = 0.4 * 0.916 + 0.6 * 2.120 = 1.639; |surprise - H| is 0.723 for token 0
+  // but 0.481 for the others, so typical_p 0.3 keeps three 0.12 tokens (ids 1, 2, 3: ties go to the
+  // lower id) and drops the argmax. min-p then measures against the best token left (0.12), not 0.4.
+  auto logits = logits_for({0.4, 0.12, 0.12, 0.12, 0.12, 0.12});
+  SamplingParams p;
+  p.seed = 22;
+  p.typical_p = 0.3f;
+  p.min_p = 0.5f;
+  Sampler s(p);
+  auto h = histogram(s, logits, 6000);
+  EXPECT_EQ(h.size(), 3u);
+  for (int32_t id : {1, 2, 3}) EXPECT_NEAR(share(h, id, 6000), 1.0 / 3, 0.03) << id;
+}
+
+TEST(Sampler, XtcRemovesTheTopChoicesButTheLast) {
+  // p = {0.5, 0.3, 0.15, 0.05}, threshold 0.1: tokens 0, 1, 2 are at or above it; all but the least
+  // likely of them (token 2) go, leaving {0.15, 0.05} -> 0.75 / 0.25.
+  auto logits = logits_for({0.5, 0.3, 0.15, 0.05});
+  SamplingParams p;
+  p.seed = 23;
+  p.xtc_probability = 1.0f;
+  p.xtc_threshold = 0.1f;
+  Sampler s(p);
+  auto h = histogram(s, logits, 6000);
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_NEAR(share(h, 2, 6000), 0.75, 0.03);
+  EXPECT_NEAR(share(h, 3, 6000), 0.25, 0.03);
+  // Only one token above 0.4: nothing is removed, the plain softmax remains.
+  p.xtc_threshold = 0.4f;
+  Sampler one(p);
+  auto h1 = histogram(one, logits, 6000);
+  EXPECT_NEAR(share(h1, 0, 6000), 0.5, 0.03);
+  // Applied half the time: token 0 keeps half its share.
+  p.xtc_threshold = 0.1f;
+  p.xtc_probability = 0.5f;
+  Sampler half(p);
+  auto hh = histogram(half, logits, 8000);
+  EXPECT_NEAR(share(hh, 0, 8000), 0.25, 0.03);
+  EXPECT_NEAR(share(hh, 2, 8000), 0.5 * 0.15 + 0.5 * 0.75, 0.03);
+}
+
+std::string test_token_text(int32_t id) { return id == 2 ? ":" : "t" + std::to_string(id); }
+
+TEST(Sampler, DryPenalisesTheTokenThatExtendsARepeat) {
+  // History 1 2 3 4 1 2 3: the suffix "1 2 3" occurred before (length 3), followed by 4. Token 4 loses
+  // multiplier * base^(3 - allowed_length).
+  const std::vector<int32_t> history = {1, 2, 3, 4, 1, 2, 3};
+  std::vector<float> base(10, -10.0f);
+  base[4] = 1.0f;
+  base[5] = 0.0f;
+  SamplingParams p;
+  p.greedy = true;
+  p.dry_multiplier = 0.8f;
+  p.dry_base = 1.75f;
+  p.dry_allowed_length = 2;
+  p.dry_sequence_breakers = {};
+  Sampler s(p);
+  std::vector<float> l = base;
+  EXPECT_EQ(s.sample(l.data(), 10, history), 5);
+  EXPECT_NEAR(l[4], 1.0f - 0.8f * 1.75f, 1e-5);  // 1 - 1.4
+  EXPECT_EQ(l[5], 0.0f);
+  EXPECT_EQ(l[1], -10.0f);
+  p.dry_allowed_length = 3;  // 1 - 0.8 * 1.75^0 = 0.2 > 0: token 4 stays the best
+  Sampler s3(p);
+  l = base;
+  EXPECT_EQ(s3.sample(l.data(), 10, history), 4);
+  EXPECT_NEAR(l[4], 0.2f, 1e-5);
+  p.dry_allowed_length = 4;  // a repeat of 3 is allowed
+  Sampler s4(p);
+  l = base;
+  EXPECT_EQ(s4.sample(l.data(), 10, history), 4);
+  EXPECT_EQ(l[4], 1.0f);
+  // A window of the last 3 tokens (1 2 3) holds no earlier occurrence.
+  p.dry_allowed_length = 2;
+  p.dry_window = 3;
+  Sampler w(p);
+  l = base;
+  EXPECT_EQ(w.sample(l.data(), 10, history), 4);
+}
+
+TEST(Sampler, DrySequenceBreakersStopTheMatch) {
+  const std::vector<int32_t> history = {1, 2, 3, 4, 1, 2, 3};
+  std::vector<float> base(10, -10.0f);
+  base[4] = 1.0f;
+  base[5] = 0.0f;
+  SamplingParams p;
+  p.greedy = true;
+  p.dry_multiplier = 0.8f;
+  p.dry_allowed_length = 1;
+  p.dry_sequence_breakers = {":"};  // token 2's text is ":"
+  // The match "3" cannot grow past the breaker 2: length 1, penalty 0.8 * 1.75^0.
+  Sampler s(p, test_token_text);
+  std::vector<float> l = base;
+  s.sample(l.data(), 10, history);
+  EXPECT_NEAR(l[4], 0.2f, 1e-5);
+  // Without the breaker the match is 3 long: 0.8 * 1.75^2 = 2.45.
+  p.dry_sequence_breakers = {"#"};
+  Sampler nb(p, test_token_text);
+  l = base;
+  nb.sample(l.data(), 10, history);
+  EXPECT_NEAR(l[4], 1.0f - 2.45f, 1e-5);
+  // A history ending in a breaker is never penalised.
+  p.dry_sequence_breakers = {":"};
+  Sampler end(p, test_token_text);
+  l = base;
+  end.sample(l.data(), 10, {1, 2, 4, 1, 2});
+  EXPECT_EQ(l[4], 1.0f);
+  // Breakers need the token texts.
+  EXPECT_THROW({ Sampler needs_text(p); }, Error);
+}
+
+TEST(Sampler, MirostatTwoKeepsTokensBelowMu) {
+  // tau 1 -> mu 2 bits: keep p >= 2^-2 = 0.25, i.e. tokens 0 and 1, renormalised to 0.625 / 0.375.
+  auto logits = logits_for({0.5, 0.3, 0.15, 0.05});
+  SamplingParams p;
+  p.mirostat = 2;
+  p.mirostat_tau = 1.0f;
+  p.mirostat_eta = 0.1f;
+  std::map<int32_t, int> h;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    p.seed = uint64_t(1000 + i);
+    Sampler s(p);
+    EXPECT_DOUBLE_EQ(s.mirostat_mu(), 2.0);
+    int32_t t = draw(s, logits);
+    ++h[t];
+    // mu -= eta * (surprise - tau), surprise = -log2 of the renormalised probability.
+    double q = t == 0 ? 0.625 : 0.375;
+    ASSERT_NEAR(s.mirostat_mu(), 2.0 - 0.1 * (-std::log2(q) - 1.0), 1e-6) << t;
+  }
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_NEAR(share(h, 0, n), 0.625, 0.03);
+}
+
+TEST(Sampler, MirostatOneTruncatesToTheZipfK) {
+  // p_i proportional to 1/(i+1)^2 (Zipf, s = 2): the estimate is s = 2, e = 1, and with tau 3 (mu 6)
+  // k = (1 * 2^6 / (1 - 1000^-1))^(1/2) = 8.004 -> the 8 most likely tokens.
+  const int V = 1000;
+  std::vector<float> logits(V);
+  for (int i = 0; i < V; ++i) logits[i] = float(-2.0 * std::log(double(i + 1)));
+  double top8 = 0;
+  for (int i = 1; i <= 8; ++i) top8 += 1.0 / (i * i);
+  SamplingParams p;
+  p.mirostat = 1;
+  p.mirostat_tau = 3.0f;
+  p.mirostat_eta = 0.2f;
+  std::map<int32_t, int> h;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    p.seed = uint64_t(5000 + i);
+    Sampler s(p);
+    int32_t t = draw(s, logits);
+    ++h[t];
+    double q = (1.0 / ((t + 1.0) * (t + 1.0))) / top8;
+    ASSERT_NEAR(s.mirostat_mu(), 6.0 - 0.2 * (-std::log2(q) - 3.0), 1e-4) << t;
+  }
+  EXPECT_EQ(h.rbegin()->first, 7);  // token 7 (p' = 0.0102) appears, token 8 never
+  EXPECT_NEAR(share(h, 0, n), 1.0 / top8, 0.03);
+  // Temperature 0 stays greedy.
+  p.temperature = 0;
+  Sampler g(p);
+  EXPECT_EQ(draw(g, logits), 0);
+}
+
+TEST(Sampler, LogprobsAreTheModelsLogSoftmax) {
+  // p = {0.5, 0.25, 0.125, 0.125}, shifted by 3: lse = 3, log p = -0.693, -1.386, -2.079, -2.079.
+  auto logits = logits_for({0.5, 0.25, 0.125, 0.125});
+  for (float& l : logits) l += 3.0f;
+  double lse = log_sum_exp(logits.data(), 4);
+  EXPECT_NEAR(lse, 3.0, 1e-6);
+  auto top = top_logprobs(logits.data(), 4, 3, lse);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].id, 0);
+  EXPECT_NEAR(top[0].logprob, std::log(0.5), 1e-6);
+  EXPECT_EQ(top[1].id, 1);
+  EXPECT_NEAR(top[1].logprob, std::log(0.25), 1e-6);
+  EXPECT_EQ(top[2].id, 2);  // tie with token 3: the lower id
+  EXPECT_NEAR(top[2].logprob, std::log(0.125), 1e-6);
+  EXPECT_EQ(top_logprobs(logits.data(), 4, 50, lse).size(), 4u);
+  EXPECT_TRUE(top_logprobs(logits.data(), 4, 0, lse).empty());
+  std::vector<float> masked = {0.0f, -std::numeric_limits<float>::infinity()};
+  EXPECT_NEAR(log_sum_exp(masked.data(), 2), 0.0, 1e-9);
+}
+
+TEST(Sampler, InvalidExtensionParams) {
+  SamplingParams p;
+  p.typical_p = 1.5f;
+  expect_invalid(p, "typical_p");
+  p = {};
+  p.dry_multiplier = -1;
+  expect_invalid(p, "dry_multiplier");
+  p = {};
+  p.dry_base = 0.5f;
+  expect_invalid(p, "dry_base");
+  p = {};
+  p.dry_allowed_length = -1;
+  expect_invalid(p, "dry_allowed_length");
+  p = {};
+  p.dry_sequence_breakers = {"a", ""};
+  expect_invalid(p, "dry_sequence_breakers");
+  p = {};
+  p.xtc_probability = 2;
+  expect_invalid(p, "xtc_probability");
+  p = {};
+  p.xtc_threshold = -0.1f;
+  expect_invalid(p, "xtc_threshold");
+  p = {};
+  p.mirostat = 3;
+  expect_invalid(p, "mirostat");
+  p = {};
+  p.mirostat_tau = -1;
+  expect_invalid(p, "mirostat_tau");
+  p = {};
+  p.mirostat_eta = NAN;
+  expect_invalid(p, "mirostat_eta");
+}
+
 TEST(Sampler, SpeedAtGemmaVocab) {
   const int V = 262144;
   auto base = random_logits(V, 20, 2.0f);
@@ -311,7 +559,7 @@ TEST(Sampler, SpeedAtGemmaVocab) {
     const char* name;
     SamplingParams p;
   };
-  std::vector<Case> cases(5);
+  std::vector<Case> cases(5);  // grown below
   cases[0].name = "greedy";
   cases[0].p.greedy = true;
   cases[1].name = "gemma default (top_k 64, top_p 0.95)";
@@ -324,6 +572,15 @@ TEST(Sampler, SpeedAtGemmaVocab) {
   cases[3].p.frequency_penalty = 0.1f;
   cases[4].name = "min_p 0.05";
   cases[4].p.min_p = 0.05f;
+  cases.resize(8);
+  cases[5].name = "typical_p 0.95";
+  cases[5].p.typical_p = 0.95f;
+  cases[6].name = "DRY over 2000 ids, mirostat 2";
+  cases[6].p.dry_multiplier = 0.8f;
+  cases[6].p.dry_sequence_breakers = {};
+  cases[6].p.mirostat = 2;
+  cases[7].name = "mirostat 1";
+  cases[7].p.mirostat = 1;
   std::vector<float> l(V);
   for (auto& c : cases) {
     Sampler s(c.p);
