@@ -44,7 +44,7 @@ int run_bench(int argc, char** argv) {
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   g4::cli::apply_load_option(args);
-  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   const long long pp = args.get_int("pp"), tg = args.get_int("tg"), reps = args.get_int("reps"), warm = args.get_int("warmup");
   const long long depth = args.get_int("depth");
   if (pp < 0 || tg < 0 || reps < 1 || warm < 0 || depth < 0)
@@ -97,7 +97,7 @@ int run_bench(int argc, char** argv) {
   const int threads = g4::ThreadPool::global().size();
   std::printf("model %s | %s | %d layers | weights %.3f GB | KV %s | threads %d | load %.2f s | peak RSS %.0f MiB\n",
               args.get("model").c_str(), model->config().family_name().c_str(), model->config().n_layers,
-              double(model->weight_bytes()) / 1e9, g4::kv_type_name(kv_type), threads, load_s, rss_mb);
+              double(model->weight_bytes()) / 1e9, g4::kv_types_name(kv_type).c_str(), threads, load_s, rss_mb);
   if (pp > 0) std::printf("pp%lld: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", pp, median(pps), reps,
                           *std::min_element(pps.begin(), pps.end()), *std::max_element(pps.begin(), pps.end()));
   if (tg > 0) std::printf("tg%lld%s: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", tg,
@@ -113,7 +113,7 @@ int run_bench(int argc, char** argv) {
     j["pp_samples"] = pps;
     j["tg_samples"] = tgs;
     j["threads"] = threads;
-    j["kv_type"] = g4::kv_type_name(kv_type);
+    j["kv_type"] = g4::kv_types_name(kv_type).c_str();
     j["load_s"] = load_s;
     j["peak_rss_mib"] = rss_mb;
     j["weight_bytes"] = model->weight_bytes();

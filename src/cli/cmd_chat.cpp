@@ -32,7 +32,7 @@ int run_chat(int argc, char** argv) {
   g4::cli::apply_thread_option(args);
   g4::cli::apply_load_option(args);
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
-  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);

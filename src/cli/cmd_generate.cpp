@@ -26,7 +26,7 @@ int run_generate(int argc, char** argv) {
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   g4::cli::apply_load_option(args);
-  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   const long long max_tokens = args.get_int("max-tokens");
   if (max_tokens < 0 || max_tokens > 1000000) throw g4::Error("--max-tokens must be between 0 and 1000000");

@@ -25,7 +25,7 @@ int run_info(int argc, char** argv) {
       .option("ctx", "N", "context length for the KV-cache estimate", false, "8192");
   g4::cli::add_kv_type_option(args, g4::KVType::F16, "; for the KV-cache estimate");
   if (!args.parse(argc, argv)) return args.exit_code();
-  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   g4::set_default_load_mode(g4::LoadMode::Map);  // only metadata and shapes are needed: never copy the file
   auto model = g4::load_model(args.get("model"));
   const g4::ModelConfig& c = model->config();
@@ -57,7 +57,7 @@ int run_info(int argc, char** argv) {
   const double weights = double(model->weight_bytes());
   std::printf("\nparameters:     %lld (%.3f B)\n", (long long)model->parameter_count(), double(model->parameter_count()) / 1e9);
   std::printf("weight bytes:   %s (memory-mapped)\n", human_bytes(weights).c_str());
-  std::printf("KV cache:       %s at %lld tokens (%s)\n", human_bytes(kv).c_str(), ctx, g4::kv_type_name(kv_type));
+  std::printf("KV cache:       %s at %lld tokens (%s)\n", human_bytes(kv).c_str(), ctx, g4::kv_types_name(kv_type).c_str());
   std::printf("memory estimate: %s\n", human_bytes(weights + kv).c_str());
   return 0;
 }

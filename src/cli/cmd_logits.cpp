@@ -25,7 +25,7 @@ int run_logits(int argc, char** argv) {
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   g4::cli::apply_load_option(args);
-  const g4::KVType kv_type = g4::cli::kv_type_from_args(args);
+  const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   auto t0 = std::chrono::steady_clock::now();
   auto model = g4::load_model(args.get("model"));

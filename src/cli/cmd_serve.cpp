@@ -86,7 +86,7 @@ int run_serve(int argc, char** argv) {
   g4::server::ApiServer server(model, chat, o);
   server.start();
   std::printf("gemma4 serve: model '%s' (%s), %d slots x %lld tokens (%s KV), listening on http://%s:%d\n",
-              o.model_id.c_str(), model_path.c_str(), o.scheduler.parallel, ctx, g4::kv_type_name(o.scheduler.kv_type),
+              o.model_id.c_str(), model_path.c_str(), o.scheduler.parallel, ctx, g4::kv_types_name(o.scheduler.kv_type).c_str(),
               o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), server.port());
   std::fflush(stdout);
   int sig = 0;

@@ -34,16 +34,24 @@ void apply_thread_option(const Args& args) {
 
 void add_kv_type_option(Args& args, KVType default_type, const std::string& note) {
   args.option("kv-type", "TYPE",
-              std::string("KV-cache storage: ") + kv_type_choices() + " (q8_0 needs head dims that are multiples of 32)" + note,
+              std::string("KV-cache storage of keys and values: ") + kv_type_choices() +
+                  " (q8_0 and q4_0 need head dims that are multiples of 32)" + note,
               false, kv_type_name(default_type));
+  args.option("kv-type-k", "TYPE", "storage of the cached keys alone (default: --kv-type)");
+  args.option("kv-type-v", "TYPE", "storage of the cached values alone (default: --kv-type)");
 }
 
-KVType kv_type_from_args(const Args& args) {
-  try {
-    return parse_kv_type(args.get("kv-type"));
-  } catch (const Error& e) {
-    throw Error(std::string("--kv-type: ") + e.what());
-  }
+KVTypes kv_type_from_args(const Args& args) {
+  auto parse = [&](const char* name, KVType fallback) {
+    if (!args.has(name)) return fallback;
+    try {
+      return parse_kv_type(args.get(name));
+    } catch (const Error& e) {
+      throw Error(std::string("--") + name + ": " + e.what());
+    }
+  };
+  const KVType both = parse("kv-type", KVType::F16);
+  return KVTypes(parse("kv-type-k", both), parse("kv-type-v", both));
 }
 
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name) {

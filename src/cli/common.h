@@ -17,10 +17,11 @@ void apply_thread_option(const Args& args);
 void add_load_option(Args& args);
 void apply_load_option(const Args& args);
 
-// --kv-type f32|f16|bf16|q8_0: how the KV cache stores keys and values. `note` is appended to the help.
+// --kv-type f32|f16|bf16|q8_0|q4_0 (keys and values), --kv-type-k / --kv-type-v (each alone): how the KV
+// cache stores them. `note` is appended to the help.
 void add_kv_type_option(Args& args, KVType default_type, const std::string& note = "");
-// Throws g4::Error naming --kv-type and the allowed values for anything else.
-KVType kv_type_from_args(const Args& args);
+// Throws g4::Error naming the option and the allowed values for anything else.
+KVTypes kv_type_from_args(const Args& args);
 
 // Parses a comma-separated list of token ids from option `name`.
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name);

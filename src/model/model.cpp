@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -9,7 +10,7 @@
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "model/ops.h"
-#include "quant/attention_kernels.h"
+#include "quant/flash_attention.h"
 
 namespace g4 {
 
@@ -30,8 +31,8 @@ Model::Model(ModelConfig config, std::shared_ptr<WeightSource> source)
   for (const LayerPlan& p : config_.layers) rope_.emplace_back(config_.rope(p.type), p.head_dim);
 }
 
-std::unique_ptr<KVCache> Model::new_cache(int64_t max_context, int max_chunk, KVType type) const {
-  return std::make_unique<KVCache>(config_, max_context, max_chunk, type);
+std::unique_ptr<KVCache> Model::new_cache(int64_t max_context, int max_chunk, KVTypes types, int checkpoints) const {
+  return std::make_unique<KVCache>(config_, max_context, max_chunk, types, checkpoints);
 }
 
 int64_t Model::parameter_count() const {
@@ -101,50 +102,74 @@ void Model::store_kv(int layer, std::vector<BatchItem>& batch, const float* k, c
   }
 }
 
+namespace {
+
+// Exact (f32) attention products when both cached types are f32 (the reference configuration), else the
+// fast bf16 tiles where the CPU has them. G4_ATTN=exact|fast overrides (A/B measurements).
+kernels::AttnMath attention_math(KVTypes t) {
+  static const int forced = [] {
+    const char* e = std::getenv("G4_ATTN");
+    if (!e) return 0;
+    const std::string v = e;
+    if (v == "exact") return 1;
+    if (v == "fast") return 2;
+    throw Error("G4_ATTN must be 'exact' or 'fast', not '" + v + "'");
+  }();
+  if (forced) return forced == 1 ? kernels::AttnMath::Exact : kernels::AttnMath::Fast;
+  return t.k == KVType::F32 && t.v == KVType::F32 ? kernels::AttnMath::Exact : kernels::AttnMath::Fast;
+}
+
+}  // namespace
+
 void Model::attention(int layer, const std::vector<BatchItem>& batch, const float* q, float* out) const {
   const LayerPlan& p = config_.layers[size_t(layer)];
   const int src = p.kv_source;
-  const int nh = config_.n_heads, d = p.head_dim, n_kv = p.n_kv_heads, group = nh / n_kv;
+  const int nh = config_.n_heads, n_kv = p.n_kv_heads, group = nh / n_kv;
+  const int64_t d = p.head_dim, qdim = int64_t(nh) * d;
   const bool sliding = p.type == LayerType::Sliding && config_.sliding_window > 0;
   const int64_t W = config_.sliding_window;
-  const float scale = config_.attention_scale, cap = config_.attn_logit_softcap;
-  // Work items: (token, KV head, part of its query heads). The query heads sharing a KV head are done
-  // together so each cached row is read once for all of them; they are split into parts only when
-  // there are fewer (token, KV head) pairs than threads (decoding one sequence).
-  std::vector<std::pair<const BatchItem*, int64_t>> tokens;  // item, index within item
-  for (const BatchItem& item : batch)
-    for (int i = 0; i < item.n_tokens; ++i) tokens.emplace_back(&item, i);
-  const size_t pairs = tokens.size() * size_t(n_kv);
-  const int parts = int(std::min<size_t>(size_t(group), (size_t(pool().size()) + pairs - 1) / pairs));
-  pool().parallel_for(pairs * size_t(parts), [&](size_t w0, size_t w1) {
-    std::vector<float> scores;
-    std::vector<const uint8_t*> krows, vrows;
-    for (size_t w = w0; w < w1; ++w) {
-      const size_t t = w / (size_t(n_kv) * size_t(parts));
-      const int g = int(w / size_t(parts) % size_t(n_kv)), part = int(w % size_t(parts));
-      const int h0 = g * group + group * part / parts, h1 = g * group + group * (part + 1) / parts, m = h1 - h0;
-      const BatchItem& item = *tokens[t].first;
-      const int64_t pos = item.cache->n_past() + tokens[t].second;
-      const int64_t lo = sliding ? std::max<int64_t>(0, pos - W + 1) : 0, n = pos - lo + 1;
-      krows.resize(size_t(n));
-      vrows.resize(size_t(n));
-      for (int64_t j = 0; j < n; ++j) {
-        krows[size_t(j)] = item.cache->key(src, lo + j, g);
-        vrows[size_t(j)] = item.cache->value(src, lo + j, g);
+  // What each new token sees: [lo, hi] = its window (or everything before it) up to itself.
+  static thread_local std::vector<int64_t> lo, hi;
+  lo.resize(size_t(total_tokens(batch)));
+  hi.resize(lo.size());
+  // One problem per (sequence, KV head); sequences whose caches store different types go in separate calls.
+  std::vector<bool> done(batch.size(), false);
+  for (size_t first = 0; first < batch.size(); ++first) {
+    if (done[first]) continue;
+    const KVTypes types = batch[first].cache->types();
+    kernels::AttnShape shape;
+    shape.d = d;
+    shape.nh = group;
+    shape.k_type = kv_storage_type(types.k);
+    shape.v_type = kv_storage_type(types.v);
+    shape.scale = config_.attention_scale;
+    shape.softcap = config_.attn_logit_softcap;
+    std::vector<kernels::AttnProblem> problems;
+    int64_t t = 0;
+    for (size_t b = 0; b < batch.size(); t += batch[b].n_tokens, ++b) {
+      const BatchItem& item = batch[b];
+      if (done[b] || !(item.cache->types() == types)) continue;
+      done[b] = true;
+      for (int i = 0; i < item.n_tokens; ++i) {
+        const int64_t pos = item.cache->n_past() + i;
+        lo[size_t(t + i)] = sliding ? std::max<int64_t>(0, pos - W + 1) : 0;
+        hi[size_t(t + i)] = pos;
       }
-      const WType type = kv_storage_type(item.cache->type());
-      const size_t first = (t * size_t(nh) + size_t(h0)) * size_t(d);
-      scores.resize(size_t(m * n));
-      kernels::attn_scores(type, q + first, m, d, krows.data(), n, scores.data());
-      for (int h = 0; h < m; ++h) {
-        float* sh = scores.data() + h * n;
-        if (scale != 1.0f) ops::scale(sh, scale, n);
-        if (cap > 0) ops::softcap(sh, cap, n);
-        ops::softmax(sh, n);
+      for (int g = 0; g < n_kv; ++g) {
+        kernels::AttnProblem pr;
+        pr.n_q = item.n_tokens;
+        pr.q = q + t * qdim + int64_t(g) * group * d;
+        pr.out = out + t * qdim + int64_t(g) * group * d;
+        pr.q_stride = pr.out_stride = qdim;
+        pr.lo = lo.data() + t;
+        pr.hi = hi.data() + t;
+        pr.k = item.cache->key_rows(src, g);
+        pr.v = item.cache->value_rows(src, g);
+        problems.push_back(pr);
       }
-      kernels::attn_values(type, scores.data(), m, d, vrows.data(), n, out + first);
     }
-  });
+    kernels::attention(shape, problems, attention_math(types), pool());
+  }
 }
 
 void Model::experts(int layer, const float* r, int64_t T, float* out, const ActivationSink* sink) const {

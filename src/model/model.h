@@ -46,8 +46,11 @@ class Model {
   std::vector<float> prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits = false,
                              const ActivationSink* sink = nullptr) const;
 
-  // A cache of `type` (f16 by default; KVType::F32 for exact comparisons with reference activations).
-  std::unique_ptr<KVCache> new_cache(int64_t max_context, int max_chunk = 512, KVType type = KVType::F16) const;
+  // A cache storing keys and values as `types` (f16 by default; KVType::F32 for exact comparisons with
+  // reference activations: attention then multiplies in f32 too), keeping `checkpoints` sliding-window
+  // checkpoints for rolling back past its ring (see KVCache).
+  std::unique_ptr<KVCache> new_cache(int64_t max_context, int max_chunk = 512, KVTypes types = {},
+                                     int checkpoints = 0) const;
 
   // Reads every weight page once (so the first answer does not wait on the disk), reporting progress
   // as (layers done, layers total).

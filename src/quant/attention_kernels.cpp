@@ -32,6 +32,7 @@ float dot_row(WType type, const float* q, const uint8_t* row, int64_t d) {
     case WType::F16: return Portable ? portable::dot_f16(q, h, d) : vec_dot_f16(q, h, d);
     case WType::BF16: return Portable ? portable::dot_bf16(q, h, d) : vec_dot_bf16(q, h, d);
     case WType::Q8_0: return Portable ? portable::dot_q8_0(q, row, d) : vec_dot_q8_0(q, row, d);
+    case WType::Q4_0: return Portable ? portable::dot_q4_0(q, row, d) : vec_dot_q4_0(q, row, d);
     default: throw Error(std::string("attention over ") + wtype_info(type).name + " rows is not supported");
   }
 }
@@ -52,6 +53,7 @@ void axpy_row(WType type, float a, const uint8_t* row, float* y, int64_t d) {
     case WType::F16: return Portable ? portable::axpy_f16(a, h, y, d) : vec_axpy_f16(a, h, y, d);
     case WType::BF16: return Portable ? portable::axpy_bf16(a, h, y, d) : vec_axpy_bf16(a, h, y, d);
     case WType::Q8_0: return Portable ? portable::axpy_q8_0(a, row, y, d) : vec_axpy_q8_0(a, row, y, d);
+    case WType::Q4_0: return Portable ? portable::axpy_q4_0(a, row, y, d) : vec_axpy_q4_0(a, row, y, d);
     default: throw Error(std::string("attention over ") + wtype_info(type).name + " rows is not supported");
   }
 }

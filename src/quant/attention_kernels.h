@@ -3,7 +3,7 @@
 // attention): every cached row is read once per group instead of once per query head, and converted
 // from its storage type in registers. The rows are given as pointers, so the caller's cache layout
 // (rings, pages) stays its own business. Dispatched at run time: AVX-512 for f32/f16/bf16 rows, else
-// one row at a time through vector_ops' dispatched row kernels (Q8_0 rows, CPUs without AVX-512).
+// one row at a time through vector_ops' dispatched row kernels (Q8_0 / Q4_0 rows, CPUs without AVX-512).
 #include <cstdint>
 
 #include "quant/weight.h"
@@ -11,7 +11,7 @@
 namespace g4::kernels {
 
 // scores[h * n + j] = dot(q + h * d, row_j)  for h < nh, j < n. Rows hold d values of `type`
-// (F32, F16, BF16, or Q8_0 with d a multiple of 32).
+// (F32, F16, BF16, or Q8_0 / Q4_0 with d a multiple of 32).
 void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
                  float* scores);
 

@@ -9,6 +9,7 @@
 #include "core/dtype.h"
 #include "quant/blocks.h"
 #include "quant/kernels.h"
+#include "quant/simd_math.h"
 
 // GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -70,6 +71,29 @@ void axpy_q8_0(float a, const uint8_t* x, float* y, int64_t n) {
   }
 }
 
+float dot_q4_0(const float* a, const uint8_t* b, int64_t n) {
+  const blocks::Q4_0* blk = reinterpret_cast<const blocks::Q4_0*>(b);
+  float sum = 0;
+  for (int64_t i = 0; i < n / blocks::QK; ++i, a += blocks::QK) {
+    float s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += a[j] * float(int(blk[i].qs[j] & 15) - 8) + a[j + 16] * float(int(blk[i].qs[j] >> 4) - 8);
+    sum += f16_to_f32(blk[i].d) * s;
+  }
+  return sum;
+}
+
+void axpy_q4_0(float a, const uint8_t* x, float* y, int64_t n) {
+  const blocks::Q4_0* blk = reinterpret_cast<const blocks::Q4_0*>(x);
+  for (int64_t i = 0; i < n / blocks::QK; ++i, y += blocks::QK) {
+    const float ad = a * f16_to_f32(blk[i].d);
+    for (int j = 0; j < 16; ++j) {
+      y[j] += ad * float(int(blk[i].qs[j] & 15) - 8);
+      y[j + 16] += ad * float(int(blk[i].qs[j] >> 4) - 8);
+    }
+  }
+}
+
 }  // namespace portable
 
 namespace {
@@ -88,7 +112,7 @@ float gelu_portable(float u) {
 
 // ---- AVX-512 versions ----
 
-#define G4_AVX512 __attribute__((target("avx512f")))
+#define G4_AVX512 G4_SIMD_AVX512
 
 G4_AVX512 float dot_avx512(const float* a, const float* b, int64_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -115,21 +139,7 @@ G4_AVX512 void axpy_avx512(float a, const float* x, float* y, int64_t n) {
   }
 }
 
-// e^x for x in [-87, 88]: 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial (rel. error ~2e-7).
-G4_AVX512 __m512 exp_avx512(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
+G4_AVX512 inline __m512 exp_avx512(__m512 x) { return simd::exp_ps(x); }
 
 G4_AVX512 void softmax_avx512(float* x, int64_t n) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
@@ -179,16 +189,11 @@ G4_AVX512 void gelu_mul_avx512(float* g, const float* u, int64_t n) {
   for (; i < n; ++i) g[i] = gelu_portable(g[i]) * (u ? u[i] : 1.0f);
 }
 
-// cap * tanh(x / cap), with tanh(z) = 1 - 2 / (1 + e^{2z}) (|2z| clamped to 30, where tanh is 1 in f32).
+// cap * tanh(x / cap) (simd::softcap_ps).
 G4_AVX512 void softcap_avx512(float* x, float cap, int64_t n) {
-  const __m512 inv2 = _mm512_set1_ps(2.0f / cap), vcap = _mm512_set1_ps(cap), one = _mm512_set1_ps(1.0f);
-  const __m512 two = _mm512_set1_ps(2.0f), lo = _mm512_set1_ps(-30.0f), hi = _mm512_set1_ps(30.0f);
-  int64_t i = 0;
-  for (; i < n; i += 16) {
+  for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-    const __m512 z2 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv2), lo), hi);
-    const __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, exp_avx512(z2))));
-    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(vcap, t));
+    _mm512_mask_storeu_ps(x + i, m, simd::softcap_ps(_mm512_maskz_loadu_ps(m, x + i), cap));
   }
 }
 
@@ -249,7 +254,95 @@ G4_AVX512 void axpy_q8_0_avx512(float a, const uint8_t* x, float* y, int64_t n) 
   }
 }
 
+// 32 values of a Q4_0 block as two f32 vectors (low nibbles: elements 0..15, high: 16..31), unscaled.
+G4_AVX512 void q4_values(const blocks::Q4_0& b, __m512& lo, __m512& hi) {
+  const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+  const __m512i eight = _mm512_set1_epi32(8);
+  lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(15)), eight));
+  hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
+}
+
+G4_AVX512 float dot_q4_0_avx512(const float* a, const uint8_t* b, int64_t n) {
+  const blocks::Q4_0* blk = reinterpret_cast<const blocks::Q4_0*>(b);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / blocks::QK; ++i, a += blocks::QK) {
+    const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16(short(blk[i].d)));
+    __m512 lo, hi;
+    q4_values(blk[i], lo, hi);
+    s0 = _mm512_fmadd_ps(_mm512_mul_ps(d, lo), _mm512_loadu_ps(a), s0);
+    s1 = _mm512_fmadd_ps(_mm512_mul_ps(d, hi), _mm512_loadu_ps(a + 16), s1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+G4_AVX512 void axpy_q4_0_avx512(float a, const uint8_t* x, float* y, int64_t n) {
+  const blocks::Q4_0* blk = reinterpret_cast<const blocks::Q4_0*>(x);
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n / blocks::QK; ++i, y += blocks::QK) {
+    const __m512 ad = _mm512_mul_ps(va, _mm512_cvtph_ps(_mm256_set1_epi16(short(blk[i].d))));
+    __m512 lo, hi;
+    q4_values(blk[i], lo, hi);
+    _mm512_storeu_ps(y, _mm512_fmadd_ps(ad, lo, _mm512_loadu_ps(y)));
+    _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(ad, hi, _mm512_loadu_ps(y + 16)));
+  }
+}
+
+inline __mmask16 tail16(int64_t left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
+
+G4_AVX512 float max_avx512(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += 16) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail16(n - i), x + i));
+  return _mm512_reduce_max_ps(m);
+}
+
+G4_AVX512 float exp_sum_avx512(float* x, float m, int64_t n) {
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    const __m512 e = _mm512_maskz_mov_ps(k, exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+G4_AVX512 void scale_avx512(float* x, float s, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs));
+  }
+}
+
 }  // namespace
+
+float vec_max(const float* x, int64_t n) {
+  if (use_avx512()) return max_avx512(x, n);
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+float vec_exp_sum(float* x, float m, int64_t n) {
+  if (use_avx512()) return exp_sum_avx512(x, m, n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - m));
+  return float(sum);
+}
+
+void vec_scale(float* x, float s, int64_t n) {
+  if (use_avx512()) return scale_avx512(x, s, n);
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+float vec_dot_q4_0(const float* a, const uint8_t* b, int64_t n) {
+  return use_avx512() ? dot_q4_0_avx512(a, b, n) : portable::dot_q4_0(a, b, n);
+}
+void vec_axpy_q4_0(float a, const uint8_t* x, float* y, int64_t n) {
+  if (use_avx512()) return axpy_q4_0_avx512(a, x, y, n);
+  portable::axpy_q4_0(a, x, y, n);
+}
 
 float vec_dot(const float* a, const float* b, int64_t n) {
   return use_avx512() ? dot_avx512(a, b, n) : dot_f32(a, b, n);

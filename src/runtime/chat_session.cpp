@@ -7,7 +7,7 @@
 
 namespace g4 {
 
-ChatSession::ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVType kv_type)
+ChatSession::ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVTypes kv_type)
     : model_(model), format_(format), cache_(model.new_cache(context, 512, kv_type)) {}
 
 void ChatSession::reset() {

@@ -25,7 +25,7 @@ struct TurnResult {
 
 class ChatSession {
  public:
-  ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVType kv_type = KVType::F16);
+  ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVTypes kv_type = {});
 
   void set_system(std::string system) { system_ = std::move(system); }
   void set_thinking(bool on) { thinking_ = on; }

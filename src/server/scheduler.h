@@ -49,17 +49,35 @@ struct SeqRequest {
   StopConfig stop;                  // EOG ids, stop strings, max_tokens (< 0: until the context is full)
   bool start_in_reasoning = false;  // the prompt opened the thought channel
   std::unique_ptr<TokenConstraint> constraint;  // optional
+  // n > 1: n sequences (choices 0..n-1) over the same prompt, reporting through one channel. The prompt
+  // is prefilled once: when choice 0 has read it, the waiting choices start from a copy of its KV cache
+  // and its last logits. Choice i samples with seed + i; `extra_constraints` holds the constraints of
+  // choices 1..n-1 when `constraint` is set (each choice needs its own state).
+  int n = 1;
+  std::vector<std::unique_ptr<TokenConstraint>> extra_constraints;
+  // >= 0: report every generated token's log-probability under the model (log-softmax of the logits
+  // before any sampling transform) and this many most likely alternatives. End-of-generation tokens are
+  // not reported.
+  int logprobs = -1;
+};
+
+struct TokenLogprobs {
+  int32_t id = 0;
+  float logprob = 0;
+  std::vector<TokenLogprob> top;  // most likely first
 };
 
 struct SeqEvent {
+  int index = 0;              // the choice
   AnswerStream::Delta delta;  // text / reasoning / content / tool calls
+  std::vector<TokenLogprobs> logprobs;  // tokens generated since the last event (SeqRequest::logprobs)
   bool done = false;
   std::string finish_reason;  // when done: "stop", "length", "cancelled", "error"
   std::string error;          // when finish_reason == "error"
   int prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
 };
 
-// The channel between the engine and one HTTP request.
+// The channel between the engine and one HTTP request (all of its choices).
 class SeqChannel {
  public:
   // Moves pending events into `out`; waits up to `timeout` when there are none. Returns true when
@@ -88,7 +106,7 @@ struct SchedulerOptions {
   int max_queue = 64;        // requests waiting for a slot before submit() refuses
   int prefill_chunk = 256;   // prompt tokens per step (all prefilling sequences together)
   bool batching = true;      // false: every sequence gets its own forward pass (for comparison)
-  KVType kv_type = KVType::F16;  // storage of every slot's KV cache
+  KVTypes kv_type;               // storage of every slot's KV cache (keys, values)
 };
 
 struct SchedulerStats {
@@ -116,8 +134,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a request; throws QueueFull when the queue is full and g4::Error for an invalid request
-  // (empty prompt, prompt not shorter than the context).
+  // Queues a request (its n sequences); throws QueueFull when the queue cannot take them all and
+  // g4::Error for an invalid request (empty prompt, prompt not shorter than the context).
   std::shared_ptr<SeqChannel> submit(SeqRequest request);
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return opt_; }
@@ -126,11 +144,13 @@ class Scheduler {
  private:
   struct Seq;
   struct Slot;
+  struct Group;
   void loop();
   bool step();  // returns false when there was nothing to do
   void admit();
   void finish(Seq& s, const std::string& reason, const std::string& error = "");
   bool sample(Seq& s);  // true when a token was generated
+  int fork_group(Seq& leader);  // starts the choices waiting for the leader's prompt; returns tokens generated
   void note_rate(std::deque<std::pair<double, int64_t>>& window, int64_t n, double now);
 
   const Model& model_;

@@ -118,8 +118,18 @@ TEST(EngineCliMisc, KvTypeOption) {
   const std::string e2b = test::fixture("g4-e2b");
   CliResult bad = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type f8");
   EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.out.find("--kv-type: unknown KV cache type 'f8' (expected one of: f32, f16, bf16, q8_0)"), std::string::npos)
+  EXPECT_NE(bad.out.find("--kv-type: unknown KV cache type 'f8' (expected one of: f32, f16, bf16, q8_0, q4_0)"),
+            std::string::npos)
       << bad.out;
+  // Keys and values apart: each option names itself in its error, and both are accepted.
+  CliResult bad_v = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type-v q5");
+  EXPECT_NE(bad_v.status, 0);
+  EXPECT_NE(bad_v.out.find("--kv-type-v: unknown KV cache type 'q5'"), std::string::npos) << bad_v.out;
+  CliResult mixed = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 2 --kv-type-k f32 --kv-type-v bf16 --json");
+  EXPECT_EQ(mixed.status, 0) << mixed.out;
+  CliResult q4 = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type-v q4_0");
+  EXPECT_NE(q4.status, 0);
+  EXPECT_NE(q4.out.find("q4_0 KV cache needs head dims that are multiples of 32"), std::string::npos) << q4.out;
   // q8_0 needs head dims that are multiples of 32; the fixture's are 16.
   CliResult q8 = run_cli("generate --model " + e2b + " --ids 2,3 --max-tokens 1 --kv-type q8_0");
   EXPECT_NE(q8.status, 0);
@@ -128,7 +138,8 @@ TEST(EngineCliMisc, KvTypeOption) {
   EXPECT_EQ(ok.status, 0) << ok.out;
   // f16 is the default, except for logits, the exactness tool.
   for (const char* cmd : {"generate", "run", "chat", "serve", "bench", "info"})
-    EXPECT_NE(run_cli(std::string(cmd) + " --help").out.find("--kv-type TYPE"), std::string::npos) << cmd;
+    for (const char* opt : {"--kv-type TYPE", "--kv-type-k TYPE", "--kv-type-v TYPE"})
+      EXPECT_NE(run_cli(std::string(cmd) + " --help").out.find(opt), std::string::npos) << cmd << " " << opt;
   EXPECT_NE(run_cli("generate --help").out.find("[default: f16]"), std::string::npos);
   EXPECT_NE(run_cli("logits --help").out.find("[default: f32]"), std::string::npos);
   // info's estimate follows the type.

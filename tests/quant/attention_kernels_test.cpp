@@ -95,14 +95,14 @@ TEST(AttentionKernels, GroupedHeadsMatchReference) {
 }
 
 TEST(AttentionKernels, UnsupportedRowTypeIsAClearError) {
-  std::vector<uint8_t> row(18 * 2);
+  std::vector<uint8_t> row(144);
   const uint8_t* rows[1] = {row.data()};
-  float q[64] = {}, s[1];
+  float q[256] = {}, s[1];
   try {
-    kernels::attn_scores(WType::Q4_0, q, 1, 64, rows, 1, s);
+    kernels::attn_scores(WType::Q4_K, q, 1, 256, rows, 1, s);
     FAIL() << "expected an error";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("Q4_0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Q4_K"), std::string::npos) << e.what();
   }
 }
 
