@@ -2,10 +2,19 @@
 // prefill (512 tokens, compute-bound) in GFLOP/s, per weight type, at E2B-like shapes.
 //
 //   matmul_bench [--threads N] [--isa scalar|avx2|avx512-vnni|amx] [--quick] [--cpu-time] [--only TYPE]
-//                [--decode-only | --prefill-only]
+//                [--decode-only | --prefill-only] [--batch 1,2,4,8,16] [--tokens 512]
 //
 // Decode cycles through copies of the matrix totalling >= 512 MiB, so every call streams from DRAM as in
-// a real decode step (about 300 different matrices per token).
+// a real decode step (about 300 different matrices per token). --batch times the same calls with several
+// tokens at once (sequences decoding together): bytes-bound, so ideally as fast as one token. Weights
+// live in 2 MiB pages where the kernel allows, as the model loads them.
+//
+// G4_NO_AMX=1 / G4_NO_INT8=1 in the environment select the fallback kernels for A/B runs.
+// GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -15,6 +24,10 @@
 #include <string>
 #include <vector>
 
+#include <immintrin.h>
+#include <sys/mman.h>
+
+#include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "quant/kernels.h"
@@ -78,10 +91,48 @@ void fill_random(WType t, uint8_t* p, size_t bytes, int64_t cols) {
   }
 }
 
-// Read bandwidth of this machine with the pool's threads (sum over a 1 GiB array).
+// Anonymous memory in transparent huge pages where the kernel allows (as the model's --load auto does).
+struct HugeBuf {
+  uint8_t* p = nullptr;
+  size_t n = 0;
+  explicit HugeBuf(size_t bytes) : n((bytes + (size_t(2) << 20) - 1) & ~((size_t(2) << 20) - 1)) {
+    void* m = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      std::perror("mmap");
+      std::exit(1);
+    }
+    madvise(m, n, MADV_HUGEPAGE);
+    p = static_cast<uint8_t*>(m);
+  }
+  ~HugeBuf() { munmap(p, n); }
+  HugeBuf(const HugeBuf&) = delete;
+  HugeBuf& operator=(const HugeBuf&) = delete;
+};
+
+// Sums 64-byte lines with AVX-512 where the CPU has it (a scalar loop cannot saturate DRAM).
+__attribute__((target("avx512f"))) uint64_t sum_lines_avx512(const uint64_t* a, size_t n) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = s0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm512_add_epi64(s0, _mm512_load_si512(a + i));
+    s1 = _mm512_add_epi64(s1, _mm512_load_si512(a + i + 8));
+  }
+  return uint64_t(_mm512_reduce_add_epi64(_mm512_add_epi64(s0, s1)));
+}
+
+uint64_t sum_lines(const uint64_t* a, size_t n) {
+  if (cpu_features().avx512f) return sum_lines_avx512(a, n);
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i + 4 <= n; i += 4) s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
+  return s0 + s1 + s2 + s3;
+}
+
+// Read bandwidth of this machine with the pool's threads (sum over a 1 GiB array in huge pages, the
+// same memory the decode figures stream from).
 double measure_bandwidth(ThreadPool& pool) {
   const size_t n = (size_t(1) << 30) / 8;
-  std::vector<uint64_t> a(n);
+  HugeBuf buf(n * 8);
+  uint64_t* a = reinterpret_cast<uint64_t*>(buf.p);
   pool.parallel_for(n, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) a[i] = i;
   });
@@ -90,15 +141,26 @@ double measure_bandwidth(ThreadPool& pool) {
     std::vector<uint64_t> sums(size_t(pool.size()) * 8);
     const double t0 = now();
     pool.run([&](int ti, int nt) {
-      const size_t b = n * size_t(ti) / size_t(nt), e = n * size_t(ti + 1) / size_t(nt);
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (size_t i = b; i + 4 <= e; i += 4) s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
-      sums[size_t(ti) * 8] = s0 + s1 + s2 + s3;
+      const size_t b = (n * size_t(ti) / size_t(nt)) & ~size_t(15), e = (n * size_t(ti + 1) / size_t(nt)) & ~size_t(15);
+      sums[size_t(ti) * 8] = sum_lines(a + b, e - b);
     });
     const double dt = now() - t0;
     best = std::max(best, double(n * 8) / dt / 1e9);
   }
   return best;
+}
+
+std::vector<size_t> parse_list(const std::string& s) {
+  std::vector<size_t> v;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t j = s.find(',', i);
+    v.push_back(size_t(std::atol(s.substr(i, j == std::string::npos ? std::string::npos : j - i).c_str())));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  v.erase(std::remove(v.begin(), v.end(), size_t(0)), v.end());
+  return v;
 }
 
 struct Shape {
@@ -112,6 +174,8 @@ int main(int argc, char** argv) {
   int threads = 2;
   bool quick = false, decode = true, prefill = true;
   std::string isa;
+  std::vector<size_t> batches = {1};
+  size_t n = 512;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
@@ -121,7 +185,14 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) g_only = argv[++i];
     else if (a == "--decode-only") prefill = false;
     else if (a == "--prefill-only") decode = false;
+    else if (a == "--batch" && i + 1 < argc) batches = parse_list(argv[++i]);
+    else if (a == "--tokens" && i + 1 < argc) n = std::max<size_t>(1, size_t(std::atol(argv[++i])));
+    else {
+      std::fprintf(stderr, "unknown or incomplete option '%s'\n", a.c_str());
+      return 2;
+    }
   }
+  if (batches.empty()) batches = {1};
   if (!isa.empty()) {
     for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx})
       if (isa == kernels::isa_name(k)) kernels::force_isa(k);
@@ -138,7 +209,8 @@ int main(int argc, char** argv) {
                           {"ffn up 6144x1536", 6144, 1536},
                           {"ffn down 1536x6144", 1536, 6144},
                           {"lm_head 262144x1536", 262144, 1536}};
-  std::printf("DECODE (1 token)        %-6s %9s %8s %8s %7s\n", "type", "MB", "us/call", "GB/s", "roof%");
+  std::printf("DECODE (tokens per call)      %-6s %3s %9s %8s %8s %7s %7s\n", "type", "T", "MB", "us/call", "GB/s",
+              "roof%", "xT=1");
   for (const Shape& s : shapes) {
     if (!decode) break;
     for (WType t : types) {
@@ -146,34 +218,38 @@ int main(int argc, char** argv) {
       const size_t mbytes = wtype_row_bytes(t, s.cols) * size_t(s.rows);
       if (mbytes > (size_t(900) << 20)) continue;  // F32 lm_head: too big for this machine's share of RAM
       const size_t copies = std::max<size_t>(1, ((size_t(quick ? 256 : 512) << 20) + mbytes - 1) / mbytes);
-      std::vector<uint8_t> data(mbytes * copies + 64);
-      fill_random(t, data.data(), data.size() - 64, s.cols);
-      std::vector<float> x(size_t(s.cols)), y(size_t(s.rows));
+      HugeBuf data(mbytes * copies + 64);
+      fill_random(t, data.p, mbytes * copies, s.cols);
+      const size_t max_t = *std::max_element(batches.begin(), batches.end());
+      std::vector<float> x(max_t * size_t(s.cols)), y(max_t * size_t(s.rows));
       for (auto& v : x) v = float(int(rnd() % 2001) - 1000) * 1e-3f;
-      Weight w{data.data(), t, s.rows, s.cols};
+      Weight w{data.p, t, s.rows, s.cols};
       const int reps = int(std::max<size_t>(copies * (quick ? 2 : 4), 6));
-      for (size_t c = 0; c < copies; ++c) {
-        w.data = data.data() + c * mbytes;
-        matmul(w, x.data(), 1, y.data(), pool);
+      double t1 = 0;
+      for (size_t nt : batches) {
+        for (size_t c = 0; c < copies; ++c) {
+          w.data = data.p + c * mbytes;
+          matmul(w, x.data(), nt, y.data(), pool);
+        }
+        std::vector<double> times;
+        for (int r = 0; r < reps; ++r) {
+          w.data = data.p + (size_t(r) % copies) * mbytes;
+          const double t0 = now();
+          matmul(w, x.data(), nt, y.data(), pool);
+          times.push_back(now() - t0);
+        }
+        std::sort(times.begin(), times.end());
+        const double med = times[times.size() / 2];
+        if (nt == batches.front()) t1 = med;
+        const double gbs = double(mbytes) / med / 1e9;
+        std::printf("%-29s %-6s %3zu %9.1f %8.1f %8.1f %6.0f%% %7.2f\n", s.name, wtype_info(t).name, nt,
+                    double(mbytes) / 1e6, med * 1e6, gbs, 100.0 * gbs / bw, med / t1);
       }
-      std::vector<double> times;
-      for (int r = 0; r < reps; ++r) {
-        w.data = data.data() + (size_t(r) % copies) * mbytes;
-        const double t0 = now();
-        matmul(w, x.data(), 1, y.data(), pool);
-        times.push_back(now() - t0);
-      }
-      std::sort(times.begin(), times.end());
-      const double med = times[times.size() / 2];
-      const double gbs = double(mbytes) / med / 1e9;
-      std::printf("%-23s %-6s %9.1f %8.1f %8.1f %6.0f%%\n", s.name, wtype_info(t).name, double(mbytes) / 1e6, med * 1e6,
-                  gbs, 100.0 * gbs / bw);
     }
   }
 
-  std::printf("\nPREFILL (512 tokens)    %-6s %9s %8s\n", "type", "ms/call", "GFLOP/s");
+  std::printf("\nPREFILL (%zu tokens)          %-6s %9s %8s\n", n, "type", "ms/call", "GFLOP/s");
   const Shape pshapes[] = {{"attn q 2048x1536", 2048, 1536}, {"ffn up 6144x1536", 6144, 1536}, {"ffn down 1536x6144", 1536, 6144}};
-  const size_t n = 512;
   for (const Shape& s : pshapes) {
     if (!prefill) break;
     for (WType t : types) {
@@ -194,7 +270,7 @@ int main(int argc, char** argv) {
       std::sort(times.begin(), times.end());
       const double med = times[times.size() / 2];
       const double flops = 2.0 * double(n) * double(s.rows) * double(s.cols);
-      std::printf("%-23s %-6s %9.1f %8.1f\n", s.name, wtype_info(t).name, med * 1e3, flops / med / 1e9);
+      std::printf("%-29s %-6s %9.1f %8.1f\n", s.name, wtype_info(t).name, med * 1e3, flops / med / 1e9);
     }
   }
   return 0;

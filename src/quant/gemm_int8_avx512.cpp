@@ -10,6 +10,10 @@
 // 32 values exactly as the matrix-vector kernels do, so results equal kernels::matmul_q8_scalar up to
 // the order of float additions. Q4_0/Q8_0 subtract their integer offset through the accumulator's
 // initial value; Q4_K/Q5_K subtract their per-sub-block minimum with one more FMA.
+//
+// The repacking (repack_int8_panel) is shared with the AMX kernel (gemm_int8_amx.cpp), whose tile B
+// operand has exactly this layout; there the codes are signed (tdpbssd needs no offset) and Q6_K is
+// repacked too.
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
 #else
@@ -36,30 +40,34 @@ namespace g4::kernels::impl {
 namespace {
 using namespace blocks;
 
-constexpr int kLanes = 16;                    // rows per group: one int32 lane each
+constexpr int kLanes = kInt8PanelLanes;       // rows per group: one int32 lane each
 constexpr int kGroups = 3;                    // groups per panel: 48 rows share each activation broadcast
 constexpr int kPanelRows = kLanes * kGroups;
-constexpr int kCodeBytes = 8 * 64;            // one 32-value block of 16 rows: 8 vectors of 16 x 4 codes
-constexpr int kGroupBlockBytes = kCodeBytes + 2 * 64;  // + 16 f32 scales + 16 f32 mins
+constexpr int kCodeBytes = kInt8CodeBytes;    // one 32-value block of 16 rows: 8 vectors of 16 x 4 codes
+constexpr int kGroupBlockBytes = kInt8GroupBlockBytes;  // + 16 f32 scales + 16 f32 mins
 constexpr int kMaxTokens = 4;                 // tokens per register tile
-constexpr int64_t kChunkBlocks = 64;          // 2048 columns of a panel repacked at a time (~120 KiB)
+constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel repacked at a time (~120 KiB)
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-// Unpacks row r of w into unsigned codes (one byte per element) and per-32 scale / min, such that
+// Unpacks row r of w into codes (one byte per element) and per-32 scale / min. Unsigned codes:
 // element = scale * code - min - offset * scale (offset from gemm_int8_offset; min is 0 for Q4_0/Q8_0).
-// scale[b * sstride] / min[b * sstride] receive block b's values.
+// Signed codes: element = scale * code - min, offsets already subtracted; Q6_K (signed only) stores the
+// scales of its two 16-value halves in scale and min. scale[b * sstride] / min[b * sstride] receive block
+// b's values.
+template <bool Signed>
 void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
                 int64_t sstride) {
   const uint8_t* row = w.row_ptr(r);
   switch (w.type) {
     case WType::Q4_0: {
       const Q4_0* b = reinterpret_cast<const Q4_0*>(row) + b0;
-      const __m128i m4 = _mm_set1_epi8(0x0f);
+      const __m128i m4 = _mm_set1_epi8(0x0f), off = _mm_set1_epi8(Signed ? 8 : 0);
       for (int64_t i = 0; i < nb; ++i) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i), _mm_and_si128(v, m4));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i + 16), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i), _mm_sub_epi8(_mm_and_si128(v, m4), off));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i + 16),
+                         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), off));
         scale[i * sstride] = h2f(b[i].d);
         min[i * sstride] = 0.0f;
       }
@@ -67,12 +75,40 @@ void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* cod
     }
     case WType::Q8_0: {
       const Q8_0* b = reinterpret_cast<const Q8_0*>(row) + b0;
-      const __m256i flip = _mm256_set1_epi8(char(0x80));
+      const __m256i flip = _mm256_set1_epi8(char(Signed ? 0 : 0x80));
       for (int64_t i = 0; i < nb; ++i) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * i), _mm256_xor_si256(v, flip));
         scale[i * sstride] = h2f(b[i].d);
         min[i * sstride] = 0.0f;
+      }
+      return;
+    }
+    case WType::Q6_K: {
+      // Element 32 * j + k of a super-block (half h = j / 4, quarter q = j % 4): low 4 bits from
+      // ql[64h + 32 (q & 1) + k] (low nibble for q < 2), high 2 bits from qh[32h + k] >> 2q; minus 32.
+      const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03), off = _mm256_set1_epi8(32);
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const Q6_K* blk = reinterpret_cast<const Q6_K*>(row) + (b0 / 8 + s);
+        uint8_t* out = codes + 256 * s;
+        for (int h = 0; h < 2; ++h) {
+          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
+          const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
+          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+          const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                                 _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                 _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+          for (int q = 0; q < 4; ++q) {
+            const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * q), m3), 4);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 128 * h + 32 * q),
+                                _mm256_sub_epi8(_mm256_or_si256(lo[q], hi), off));
+          }
+        }
+        const float d = h2f(blk->d);
+        for (int j = 0; j < 8; ++j) {
+          scale[(8 * s + j) * sstride] = d * float(blk->scales[2 * j]);
+          min[(8 * s + j) * sstride] = d * float(blk->scales[2 * j + 1]);
+        }
       }
       return;
     }
@@ -162,31 +198,113 @@ void prefetch_chunk(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t n
   }
 }
 
-// Repacks rows [r, r + nrows) x blocks [b0, b0 + nb) into the panel layout: for block b and group g,
-// kGroupBlockBytes at panel + (b * kGroups + g) * kGroupBlockBytes. Rows past nrows are zero.
-struct Repacker {
-  std::vector<uint8_t> codes;      // [kPanelRows][32 * nb]
-  std::vector<float> scale, min;   // [nb][kPanelRows]: the 16 values a group needs are contiguous
+// The f16 scales at byte offset `at` of 16 rows (row i at rows + offs[i]) as f32.
+inline __m512 gather_scales(const uint8_t* rows, __m512i offs, size_t at) {
+  const __m512i v = _mm512_i32gather_epi32(offs, rows + at, 1);  // the scale is each dword's low half
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
 
-  void run(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb, uint8_t* panel) {
+// Q4_0 / Q8_0 straight from the weights into the panel layout, one 16-row group and block at a time
+// (no intermediate copy: these two types are what the models mostly use, and for a few tokens the
+// repacking is most of the work). Rows past nrows repeat the last row (their results are masked off).
+template <bool Signed>
+void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int g, int64_t b0, int64_t nb,
+                         uint8_t* panel) {
+  const size_t rb = w.row_bytes();
+  const uint8_t* rows = w.row_ptr(r + kLanes * g);
+  const int n = std::min(kLanes, nrows - kLanes * g);
+  alignas(64) int32_t off[kLanes];
+  for (int i = 0; i < kLanes; ++i) off[i] = int32_t(size_t(std::min(i, n - 1)) * rb);
+  const __m512i offs = _mm512_load_si512(off);
+  const size_t pstride = size_t(groups) * kGroupBlockBytes;
+  uint8_t* dst = panel + size_t(g) * kGroupBlockBytes;
+  if (w.type == WType::Q8_0) {
+    const __m256i flip = _mm256_set1_epi8(char(Signed ? 0 : 0x80));
+    for (int64_t b = 0; b < nb; ++b, dst += pstride) {
+      const size_t at = size_t(b0 + b) * sizeof(Q8_0);
+      // transpose_16x8 reads rows `stride` apart: duplicate the last row through a small copy when the
+      // group is partial.
+      if (n == kLanes) {
+        transpose_16x8(rows + at + 2, int64_t(rb), dst);
+      } else {
+        alignas(32) uint8_t tmp[kLanes][32];
+        for (int i = 0; i < kLanes; ++i) std::memcpy(tmp[i], rows + size_t(off[i]) + at + 2, 32);
+        transpose_16x8(tmp[0], 32, dst);
+      }
+      if (!Signed)
+        for (int j = 0; j < 8; ++j) {
+          __m256i* v = reinterpret_cast<__m256i*>(dst + 64 * j);
+          _mm256_store_si256(v, _mm256_xor_si256(_mm256_load_si256(v), flip));
+          _mm256_store_si256(v + 1, _mm256_xor_si256(_mm256_load_si256(v + 1), flip));
+        }
+      _mm512_store_ps(dst + kCodeBytes, gather_scales(rows, offs, at));
+      _mm512_store_ps(dst + kCodeBytes + 64, _mm512_setzero_ps());
+    }
+    return;
+  }
+  // Q4_0: the 16 bytes of packed nibbles of 4 rows per register (one row per 128-bit lane); dword j of
+  // a row holds codes 4j..4j+3 (low nibbles) and 16+4j..16+4j+3 (high nibbles). Transposing 16 rows x 4
+  // dwords gives the panel's vectors j and j + 4 at once.
+  const __m512i lane_t = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i m4 = _mm512_set1_epi8(0x0f), off8 = _mm512_set1_epi8(Signed ? 8 : 0);
+  for (int64_t b = 0; b < nb; ++b, dst += pstride) {
+    const size_t at = size_t(b0 + b) * sizeof(Q4_0);
+    __m512i p[4];
+    for (int q = 0; q < 4; ++q) {
+      const uint8_t* base = rows + at + 2;
+      __m512i z = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[4 * q])));
+      z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[4 * q + 1])), 1);
+      z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[4 * q + 2])), 2);
+      z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[4 * q + 3])), 3);
+      p[q] = _mm512_permutexvar_epi32(lane_t, z);  // 128-bit lane j: dword j of the 4 rows
+    }
+    const __m512i t0 = _mm512_shuffle_i32x4(p[0], p[1], 0x44), t1 = _mm512_shuffle_i32x4(p[0], p[1], 0xee);
+    const __m512i t2 = _mm512_shuffle_i32x4(p[2], p[3], 0x44), t3 = _mm512_shuffle_i32x4(p[2], p[3], 0xee);
+    const __m512i v[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xdd),
+                          _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xdd)};
+    for (int j = 0; j < 4; ++j) {
+      _mm512_store_si512(dst + 64 * j, _mm512_sub_epi8(_mm512_and_si512(v[j], m4), off8));
+      _mm512_store_si512(dst + 64 * (j + 4), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v[j], 4), m4), off8));
+    }
+    _mm512_store_ps(dst + kCodeBytes, gather_scales(rows, offs, at));
+    _mm512_store_ps(dst + kCodeBytes + 64, _mm512_setzero_ps());
+  }
+}
+
+// Repacks rows [r, r + nrows) x blocks [b0, b0 + nb) into the panel layout (see kernels_impl.h).
+struct Repacker {
+  std::vector<uint8_t> codes;      // [groups * 16][32 * nb]
+  std::vector<float> scale, min;   // [nb][groups * 16]: the 16 values a group needs are contiguous
+
+  template <bool Signed>
+  void run(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
+    const int prows = kLanes * groups;
+    const int used = (nrows + kLanes - 1) / kLanes;
+    if (w.type == WType::Q4_0 || w.type == WType::Q8_0) {
+      for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+      for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
+        for (int64_t b = 0; b < nb; ++b)
+          std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
+      return;
+    }
     const int64_t stride = 32 * nb;
-    codes.resize(size_t(kPanelRows * stride));
+    codes.resize(size_t(prows * stride));
     // Rows past the matrix read as zeros (their results are masked off; zeros keep them finite).
     std::fill(codes.begin() + nrows * stride, codes.end(), uint8_t(0));
-    scale.assign(size_t(kPanelRows * nb), 0.0f);
-    min.assign(size_t(kPanelRows * nb), 0.0f);
+    scale.assign(size_t(prows * nb), 0.0f);
+    min.assign(size_t(prows * nb), 0.0f);
     constexpr int kAhead = 4;  // rows requested ahead of the one being unpacked (DRAM latency)
     prefetch_chunk<true>(w, r, std::min(kAhead, nrows), b0, nb);
     for (int i = 0; i < nrows; ++i) {
       if (i + kAhead < nrows) prefetch_chunk<true>(w, r + i + kAhead, 1, b0, nb);
-      unpack_row(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, kPanelRows);
+      unpack_row<Signed>(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, prows);
     }
-    for (int g = 0; g < kGroups; ++g) {
+    for (int g = 0; g < groups; ++g) {
       const uint8_t* src = codes.data() + kLanes * g * stride;
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* dst = panel + (size_t(b) * kGroups + size_t(g)) * kGroupBlockBytes;
+        uint8_t* dst = panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes;
         transpose_16x8(src + 32 * b, stride, dst);
-        const size_t at = size_t(b * kPanelRows + kLanes * g);
+        const size_t at = size_t(b * prows + kLanes * g);
         _mm512_store_ps(dst + kCodeBytes, _mm512_loadu_ps(scale.data() + at));
         _mm512_store_ps(dst + kCodeBytes + 64, _mm512_loadu_ps(min.data() + at));
       }
@@ -268,6 +386,17 @@ constexpr std::array<MicroFn, sizeof...(I)> micro_table(std::integer_sequence<in
 
 }  // namespace
 
+void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
+                       uint8_t* panel) {
+  static thread_local Repacker repacker;
+  if (signed_codes) repacker.run<true>(w, r, nrows, groups, b0, nb, panel);
+  else repacker.run<false>(w, r, nrows, groups, b0, nb, panel);
+}
+
+void prefetch_int8_rows(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb) {
+  prefetch_chunk<false>(w, r, nrows, b0, nb);
+}
+
 bool gemm_int8_supported(WType t) {
   return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K;
 }
@@ -282,6 +411,25 @@ int gemm_int8_offset(WType t) {
 
 void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1) {
   const int64_t nb = cols / 32;
+  if (layout_ == Int8Layout::Tiles) {
+    constexpr size_t kT = kAmxTokenTile;
+    static thread_local std::vector<int8_t> q;
+    static thread_local std::vector<float> d, s;
+    q.resize(size_t(cols));
+    d.resize(size_t(nb));
+    s.resize(size_t(nb));
+    for (size_t tok = t0; tok < t1; ++tok) {
+      quantize_act_avx512(x + tok * size_t(cols), cols, q.data(), d.data(), s.data());
+      const size_t tile = tok / kT, row = tok % kT;
+      for (int64_t b = 0; b < nb; ++b) {
+        const size_t at = (tile * size_t(nb) + size_t(b)) * kT;
+        std::memcpy(q_.data() + (at + row) * 32, q.data() + 32 * b, 32);
+        d_[at + row] = d[size_t(b)];
+        s_[at + row] = s[size_t(b)];
+      }
+    }
+    return;
+  }
   const int offset = gemm_int8_offset(t);
   for (size_t tok = t0; tok < t1; ++tok) {
     int8_t* q = q_.data() + tok * size_t(cols);
@@ -297,12 +445,27 @@ void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, si
   }
 }
 
-void Int8ActBuffer::resize(size_t n_tokens, int64_t cols) {
+void Int8ActBuffer::resize(size_t n_tokens, int64_t cols, Int8Layout layout) {
+  layout_ = layout;
   const size_t nb = size_t(cols / 32);
-  q_.resize(n_tokens * size_t(cols));
-  d_.resize(n_tokens * nb);
-  s_.resize(n_tokens * nb);
-  bias_.resize(n_tokens * nb);
+  const size_t tokens = layout == Int8Layout::Tiles ? (n_tokens + kAmxTokenTile - 1) / kAmxTokenTile * kAmxTokenTile
+                                                    : n_tokens;
+  q_.resize(tokens * size_t(cols));
+  d_.resize(tokens * nb);
+  s_.resize(tokens * nb);
+  if (layout == Int8Layout::Rows) {
+    bias_.resize(tokens * nb);
+  } else if (tokens > n_tokens) {
+    // The last tile's padding tokens are zeros (finite; their results are never stored). They occupy
+    // rows n_tokens % 16 .. 15 of every block of that tile.
+    const size_t tile = n_tokens / kAmxTokenTile, first = n_tokens % kAmxTokenTile;
+    for (size_t b = 0; b < nb; ++b) {
+      const size_t at = (tile * nb + b) * kAmxTokenTile;
+      std::memset(q_.data() + (at + first) * 32, 0, (kAmxTokenTile - first) * 32);
+      std::fill(d_.begin() + std::ptrdiff_t(at + first), d_.begin() + std::ptrdiff_t(at + kAmxTokenTile), 0.0f);
+      std::fill(s_.begin() + std::ptrdiff_t(at + first), s_.begin() + std::ptrdiff_t(at + kAmxTokenTile), 0.0f);
+    }
+  }
   acts_ = Int8Acts{q_.data(), d_.data(), s_.data(), bias_.data(), cols, int64_t(nb)};
 }
 
@@ -313,7 +476,6 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
   const auto& table = mins ? micro_min : micro_off;
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);
-  static thread_local Repacker repacker;
   static thread_local std::vector<uint8_t> panel_store;
   panel_store.resize(size_t(kChunkBlocks) * kGroups * kGroupBlockBytes + 64);
   uint8_t* panel = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panel_store.data()) + 63) & ~uintptr_t(63));
@@ -326,7 +488,7 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
     }
     for (int64_t b0 = 0; b0 < nb_total; b0 += kChunkBlocks) {
       const int64_t nb = std::min<int64_t>(kChunkBlocks, nb_total - b0);
-      repacker.run(w, r, nrows, b0, nb, panel);
+      repack_int8_panel(w, r, nrows, kGroups, b0, nb, false, panel);
       // Fetch the next chunk's weights while this one is multiplied: its rows are scattered segments
       // (one per row) that the hardware prefetchers do not anticipate, and waiting for them one row at
       // a time made the repacking latency-bound on wide matrices.

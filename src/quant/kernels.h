@@ -22,13 +22,15 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // capped by force_isa() (tests and benchmarks force each path explicitly).
 //   Scalar: matmul_f32_accum (dequantize rows, f32 dot products).
 //   Avx2:   AVX2+FMA+F16C; activations quantized to 8 bits per 32 values for quantized weights.
-//   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; prefill of quantized weights with
-//           AVX512_BF16 dot products where the CPU has them, f32 FMA GEMM for float weights.
-//   Amx:    Avx512 for decode, AMX-BF16 tiles for prefill (n_tokens >= amx_min_tokens()).
+//   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; for many tokens, the VNNI integer GEMM
+//           (Q4_0, Q8_0, Q4_K, Q5_K), AVX512_BF16 dot products for Q6_K where the CPU has them, f32 FMA
+//           GEMM for float weights.
+//   Amx:    Avx512, with the AMX-INT8 integer GEMM (also Q6_K) for many tokens. Used when the CPU has
+//           AMX-TILE/INT8 and the OS grants tile permission, unless G4_NO_AMX=1 is set (A/B runs).
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3 };
 
 const char* isa_name(Isa isa);
-// The best level this CPU supports (Amx only when the OS granted tile permission).
+// The best level this CPU supports (Amx only when the OS granted tile permission and G4_NO_AMX is unset).
 Isa best_isa();
 // Caps the level used by matmul(); throws g4::Error when the CPU lacks `isa`. Process-wide.
 void force_isa(Isa isa);
@@ -36,13 +38,25 @@ void clear_forced_isa();
 Isa active_isa();
 bool isa_supported(Isa isa);
 
-// Number of tokens from which the AMX prefill path is used (below it, the matrix-vector kernels).
-// AMX is used only with G4_AMX=1 in the environment until validated on AMX hardware.
-size_t amx_min_tokens();
+// The kernel matmul() uses with the active level for n_tokens tokens of weight type t.
+enum class MatmulPath {
+  Scalar,        // matmul_f32_accum
+  Rows,          // matrix-vector kernels, a few tokens per pass (8-bit activations for quantized weights)
+  FloatGemm,     // AVX-512 f32 GEMM (float weights)
+  VnniInt8Gemm,  // AVX-512 VNNI integer GEMM (8-bit activations)
+  AmxInt8Gemm,   // AMX-INT8 integer GEMM (8-bit activations)
+  Bf16Gemm,      // AVX-512 BF16 GEMM (weights and activations rounded to bf16)
+};
+MatmulPath matmul_path(WType t, size_t n_tokens);
+const char* matmul_path_name(MatmulPath p);
 
-// Whether matmul() with the active level rounds weights and activations to bf16 (prefill of quantized
-// weights with AMX or AVX-512 BF16) instead of quantizing activations to 8 bits.
+// Whether matmul() with the active level rounds weights and activations to bf16 (the AVX-512 BF16 GEMM)
+// instead of quantizing activations to 8 bits.
 bool matmul_rounds_to_bf16(WType t, size_t n_tokens);
+
+// Weight panels (32 rows x up to 2048 columns) the AMX GEMM has multiplied in this process: tests use
+// it as proof that the AMX path ran.
+uint64_t amx_panels_done();
 
 // Reference for the quantized-activation kernels (any ISA): activations quantized to int8 per 32 values
 // exactly as the fast paths do, integer dot products per block, f32 scaling. Single-threaded.

@@ -63,37 +63,67 @@ void activations_to_bf16(const float* x, size_t n_tokens, int64_t cols, int64_t 
 // Dequantizes weight row r to bf16 (kpad values, zero padded); needs AVX-512 BF16.
 void weight_row_to_bf16(const Weight& w, int64_t r, uint16_t* dst, int64_t kpad, float* tmp);
 
-// Activations for gemm_int8_avx512: per token, int8 codes (quantize_act_avx512), and per 32 values the
-// scale d, d * sum(codes) and -offset * sum(codes) (the weight type's code offset, gemm_int8_offset).
+// Activations for the integer GEMMs: int8 codes per token (quantize_act_avx512) and per 32 values the
+// scale d and d * sum(codes), in one of two layouts:
+//  Rows (VNNI GEMM): q [n_tokens][cols], d / s [n_tokens][nb], and bias [n_tokens][nb] = -offset *
+//    sum(codes) (the weight type's code offset, gemm_int8_offset).
+//  Tiles (AMX GEMM): tokens in tiles of kAmxTokenTile (the last one padded with zero tokens); per tile and
+//    block the tile's 16 x 32 codes are contiguous (the A operand of one block), q [tile][nb][16][32],
+//    d / s [tile][nb][16]; no bias.
+enum class Int8Layout { Rows, Tiles };
+constexpr size_t kAmxTokenTile = 16;
+
 struct Int8Acts {
-  const int8_t* q = nullptr;     // [n_tokens][cols]
-  const float* d = nullptr;      // [n_tokens][nb]
-  const float* s = nullptr;      // [n_tokens][nb]
-  const int32_t* bias = nullptr; // [n_tokens][nb]
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  const float* s = nullptr;
+  const int32_t* bias = nullptr;
   int64_t cols = 0, nb = 0;
 };
 
 class Int8ActBuffer {
  public:
-  void resize(size_t n_tokens, int64_t cols);
+  void resize(size_t n_tokens, int64_t cols, Int8Layout layout);
   // Quantizes tokens [t0, t1) of x (rows of cols values) for weights of type t; call resize first.
   void prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1);
   const Int8Acts& acts() const { return acts_; }
 
  private:
+  Int8Layout layout_ = Int8Layout::Rows;
   std::vector<int8_t> q_;
   std::vector<float> d_, s_;
   std::vector<int32_t> bias_;
   Int8Acts acts_;
 };
 
-// Weight types the integer GEMM handles (Q4_0, Q8_0, Q4_K, Q5_K) and their unsigned-code offset.
+// Weight panels of the integer GEMMs. Rows are taken in groups of 16; for 32-value block b and group g
+// of a panel of `groups` groups, kInt8GroupBlockBytes at panel + (b * groups + g) * kInt8GroupBlockBytes:
+// 8 x 64 bytes of codes (vector j: codes 4j..4j+3 of each of the 16 rows, the VNNI / AMX B-operand
+// layout), then the 16 rows' f32 scales and 16 f32 mins (Q6_K: the scales of the block's second 16
+// values). Panels cover kInt8ChunkBlocks blocks of columns at most.
+constexpr int kInt8PanelLanes = 16;
+constexpr int kInt8CodeBytes = 8 * 64;
+constexpr int kInt8GroupBlockBytes = kInt8CodeBytes + 2 * 64;
+constexpr int64_t kInt8ChunkBlocks = 64;
+// Repacks rows [r, r + nrows) (nrows <= 16 * groups; the rest zero) x blocks [b0, b0 + nb) of w into a
+// 64-byte aligned panel. Codes are unsigned (element = scale * (code - gemm_int8_offset) - min) or, with
+// signed_codes, signed (element = scale * code - min; Q6_K only so). b0 and nb are multiples of 8 for
+// K-quants. Needs AVX-512.
+void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
+                       uint8_t* panel);
+// Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into L2 (the next panel's weights).
+void prefetch_int8_rows(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb);
+
+// Weight types the VNNI integer GEMM handles (Q4_0, Q8_0, Q4_K, Q5_K) and their unsigned-code offset.
 bool gemm_int8_supported(WType t);
 int gemm_int8_offset(WType t);
 // AVX-512 VNNI GEMM for quantized weights and many tokens: rows [r0, r1) of y = x W^T.
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 
-// AMX-BF16 prefill for quantized weights; splits rows across the pool.
-void matmul_amx(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
+// AMX-INT8 (tdpbssd) GEMM: the VNNI GEMM's types and Q6_K, activations in the Tiles layout; rows
+// [r0, r1) of y = x W^T. Loads this thread's tile configuration and releases it before returning; the
+// process must hold AMX permission (amx_enable).
+bool gemm_int8_amx_supported(WType t);
+void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 
 }  // namespace g4::kernels::impl

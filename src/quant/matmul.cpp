@@ -20,23 +20,36 @@ bool is_float_type(WType t) { return t == WType::F32 || t == WType::F16 || t == 
 // Float-weight GEMM (AVX-512) from this many tokens; below, the matrix-vector kernels.
 constexpr size_t kFloatGemmMinTokens = 8;
 // Quantized weights: AVX-512 BF16 GEMM from this many tokens (when the CPU has AVX512_BF16) for the types
-// the integer GEMM does not handle.
+// the integer GEMMs do not handle.
 constexpr size_t kBf16GemmMinTokens = 16;
-// Quantized weights: AVX-512 VNNI integer GEMM from this many tokens.
-constexpr size_t kInt8GemmMinTokens = 8;
+// Quantized weights: integer GEMM from this many tokens; below, the matrix-vector kernels (a few tokens
+// per pass over each row). Both read every weight once per call; the GEMM costs a repacking of the
+// weights, which pays once a pass of the row kernels would cover fewer tokens than the call has.
+constexpr size_t kInt8GemmMinTokens = 6;
+// AMX-INT8 instead of the VNNI GEMM from this many tokens: the tile unit needs whole 16-token tiles to
+// beat VNNI (measured with matmul_bench). Q6_K, which the VNNI GEMM does not handle, takes the AMX GEMM
+// from kInt8GemmMinTokens.
+constexpr size_t kAmxGemmMinTokens = 32;
 
-bool use_int8_gemm(Isa isa, WType t, size_t n_tokens) {
+enum class IntGemm { None, Vnni, Amx };
+
+// Which integer GEMM (if any) multiplies n_tokens tokens by a weight of type t at level isa.
+IntGemm int_gemm_for(Isa isa, WType t, size_t n_tokens) {
   static const bool off = std::getenv("G4_NO_INT8") != nullptr;  // A/B benchmarking against the bf16 GEMM
-  return !off && isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens && impl::gemm_int8_supported(t);
+  if (off) return IntGemm::None;
+  if (isa == Isa::Amx && impl::gemm_int8_amx_supported(t) &&
+      n_tokens >= (impl::gemm_int8_supported(t) ? kAmxGemmMinTokens : kInt8GemmMinTokens))
+    return IntGemm::Amx;
+  if (isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens && impl::gemm_int8_supported(t)) return IntGemm::Vnni;
+  return IntGemm::None;
 }
 
-bool amx_allowed() {
-  // The AMX path has not yet been validated on AMX hardware: opt in with G4_AMX=1.
-  static const bool on = [] {
-    const char* e = std::getenv("G4_AMX");
-    return e && e[0] == '1';
+bool amx_disabled_by_env() {
+  static const bool off = [] {
+    const char* e = std::getenv("G4_NO_AMX");
+    return e && e[0] && e[0] != '0';
   }();
-  return on;
+  return off;
 }
 
 }  // namespace
@@ -58,7 +71,7 @@ bool isa_supported(Isa isa) {
     case Isa::Avx2: return f.has_avx2_level();
     case Isa::Avx512: return f.has_avx512_vnni_level();
     case Isa::Amx:
-      return amx_allowed() && f.has_avx512_vnni_level() && f.avx512bf16 && f.amx_tile && f.amx_bf16 && amx_enable();
+      return !amx_disabled_by_env() && f.has_avx512_vnni_level() && f.amx_tile && f.amx_int8 && amx_enable();
   }
   return false;
 }
@@ -84,15 +97,33 @@ Isa active_isa() {
   return f >= 0 ? Isa(f) : best_isa();
 }
 
-size_t amx_min_tokens() { return 32; }
-
-bool matmul_rounds_to_bf16(WType t, size_t n_tokens) {
-  if (is_float_type(t)) return false;
+MatmulPath matmul_path(WType t, size_t n_tokens) {
   const Isa isa = active_isa();
-  if (isa == Isa::Amx && n_tokens >= amx_min_tokens()) return true;
-  if (use_int8_gemm(isa, t, n_tokens)) return false;
-  return isa >= Isa::Avx512 && cpu_features().avx512bf16 && n_tokens >= kBf16GemmMinTokens;
+  if (isa == Isa::Scalar) return MatmulPath::Scalar;
+  if (is_float_type(t))
+    return isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens ? MatmulPath::FloatGemm : MatmulPath::Rows;
+  switch (int_gemm_for(isa, t, n_tokens)) {
+    case IntGemm::Amx: return MatmulPath::AmxInt8Gemm;
+    case IntGemm::Vnni: return MatmulPath::VnniInt8Gemm;
+    case IntGemm::None: break;
+  }
+  if (isa >= Isa::Avx512 && cpu_features().avx512bf16 && n_tokens >= kBf16GemmMinTokens) return MatmulPath::Bf16Gemm;
+  return MatmulPath::Rows;
 }
+
+const char* matmul_path_name(MatmulPath p) {
+  switch (p) {
+    case MatmulPath::Scalar: return "scalar";
+    case MatmulPath::Rows: return "rows";
+    case MatmulPath::FloatGemm: return "float-gemm";
+    case MatmulPath::VnniInt8Gemm: return "vnni-int8-gemm";
+    case MatmulPath::AmxInt8Gemm: return "amx-int8-gemm";
+    case MatmulPath::Bf16Gemm: return "bf16-gemm";
+  }
+  return "?";
+}
+
+bool matmul_rounds_to_bf16(WType t, size_t n_tokens) { return matmul_path(t, n_tokens) == MatmulPath::Bf16Gemm; }
 
 void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y) {
   check(!is_float_type(w.type), "matmul_q8_scalar: weight type is not quantized");
@@ -119,20 +150,22 @@ void for_each_piece(const MatmulOut* outs, size_t n, int64_t r0, int64_t r1, F f
   }
 }
 
-// Integer GEMM (prefill): activations quantized once, rows of all weights shared out in one dispatch.
-void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens,
+// Integer GEMM (prefill, batches): activations quantized once, rows of all weights shared out in one
+// dispatch.
+void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens, bool amx,
                    ThreadPool& pool) {
   const Weight& w0 = *outs[0].w;
   static thread_local kernels::impl::Int8ActBuffer tls_acts;
   kernels::impl::Int8ActBuffer& acts = tls_acts;  // the workers must see this thread's buffer, not their own
-  acts.resize(n_tokens, w0.cols);
+  acts.resize(n_tokens, w0.cols, amx ? kernels::impl::Int8Layout::Tiles : kernels::impl::Int8Layout::Rows);
   pool.parallel_for(n_tokens, [&](size_t b, size_t e) { acts.prepare(w0.type, x, w0.cols, b, e); });
   const kernels::impl::Int8Acts& a = acts.acts();
   pool.parallel_for(size_t(total_rows), [&](size_t r0, size_t r1) {
     for_each_piece(outs, n, int64_t(r0), int64_t(r1), [&](const MatmulOut& o, int64_t b, int64_t e) {
-      kernels::impl::gemm_int8_avx512(*o.w, a, n_tokens, b, e, o.y);
+      if (amx) kernels::impl::gemm_int8_amx(*o.w, a, n_tokens, b, e, o.y);
+      else kernels::impl::gemm_int8_avx512(*o.w, a, n_tokens, b, e, o.y);
     });
-  }, 48);
+  }, amx ? 32 : 48);
 }
 
 // Matrix-vector kernels (decode and small batches), activations quantized once for all weights.
@@ -168,7 +201,6 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
   const int64_t rows = w.rows;
   if (isa == Isa::Scalar || w.cols == 0) return matmul_f32_accum(w, x, n_tokens, y, pool);
   const bool quant = !is_float_type(w.type);
-  if (quant && isa == Isa::Amx && n_tokens >= amx_min_tokens()) return impl::matmul_amx(w, x, n_tokens, y, pool);
   if (!quant && isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens) {
     pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
       impl::gemm_float_avx512(w, x, n_tokens, int64_t(r0), int64_t(r1), y);
@@ -216,7 +248,11 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);
     return;
   }
-  if (use_int8_gemm(isa, w0.type, n_tokens)) return run_int8_gemm(outs, n, total_rows, x, n_tokens, pool);
+  switch (kernels::int_gemm_for(isa, w0.type, n_tokens)) {
+    case kernels::IntGemm::Amx: return run_int8_gemm(outs, n, total_rows, x, n_tokens, true, pool);
+    case kernels::IntGemm::Vnni: return run_int8_gemm(outs, n, total_rows, x, n_tokens, false, pool);
+    case kernels::IntGemm::None: break;
+  }
   run_rows(outs, n, total_rows, x, n_tokens, isa >= Isa::Avx512, pool);
 }
 

@@ -1,12 +1,16 @@
 // Every matmul path (scalar, AVX2, AVX-512 VNNI, AMX; forced explicitly) against the scalar references on
-// random inputs of awkward sizes.
+// random inputs of awkward sizes: row counts that are not multiples of the kernels' 16-row groups, token
+// counts on both sides of every switch-over between kernels (1..70), rows wider than the integer GEMMs'
+// 2048-column panels, two threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "quant/kernels.h"
 #include "quant/weight.h"
@@ -107,7 +111,33 @@ struct ForceGuard {
   ~ForceGuard() { kernels::clear_forced_isa(); }
 };
 
-void run_case(WType t, int64_t rows, int64_t cols, size_t n, ThreadPool& pool) {
+std::string where_str(WType t, Isa isa, int64_t rows, int64_t cols, size_t n, size_t i) {
+  return std::string(wtype_info(t).name) + " " + kernels::isa_name(isa) + " " +
+         kernels::matmul_path_name(kernels::matmul_path(t, n)) + " rows=" + std::to_string(rows) +
+         " cols=" + std::to_string(cols) + " n=" + std::to_string(n) + " i=" + std::to_string(i);
+}
+
+// Checks y (one matmul path's output) against the references: f32 math for float weights and the scalar
+// level, bf16 rounding for the BF16 GEMM, and otherwise the scalar 8-bit-activation reference up to f32
+// summation order (and the true product within the activation quantization's bound).
+void check_output(WType t, Isa isa, int64_t rows, int64_t cols, size_t n, const std::vector<float>& y,
+                  const std::vector<float>& ref, const std::vector<float>& q8ref, const std::vector<float>& scale,
+                  const std::vector<float>& qbound) {
+  const kernels::MatmulPath path = kernels::matmul_path(t, n);
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (!quantized(t) || isa == Isa::Scalar) {
+      ASSERT_NEAR(y[i], ref[i], 4e-6f * scale[i] + 1e-30f) << where_str(t, isa, rows, cols, n, i);
+    } else if (path == kernels::MatmulPath::Bf16Gemm) {
+      ASSERT_NEAR(y[i], ref[i], 1.2e-2f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
+    } else {
+      ASSERT_NEAR(y[i], q8ref[i], 2e-5f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
+      ASSERT_NEAR(y[i], ref[i], 1.01f * qbound[i] + 2e-5f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
+    }
+  }
+}
+
+// Runs every supported level on one shape; returns how many of them used the AMX GEMM.
+int run_case(WType t, int64_t rows, int64_t cols, size_t n, ThreadPool& pool) {
   Mat m = make_weight(t, rows, cols, uint64_t(rows * 131 + cols));
   auto x = make_x(n, cols, uint64_t(n + 3));
   std::vector<float> ref(n * size_t(rows)), q8ref(n * size_t(rows));
@@ -116,28 +146,20 @@ void run_case(WType t, int64_t rows, int64_t cols, size_t n, ThreadPool& pool) {
   if (quantized(t)) kernels::matmul_q8_scalar(m.w, x.data(), n, q8ref.data());
   const auto scale = abs_dot(m.w, x.data(), n);
   const auto qbound = quantized(t) ? q8_bound(m.w, x.data(), n) : scale;
+  int amx_runs = 0;
   for (Isa isa : isas()) {
     ForceGuard g(isa);
     std::vector<float> y(n * size_t(rows), -12345.0f);
+    const uint64_t panels = kernels::amx_panels_done();
     matmul(m.w, x.data(), n, y.data(), pool);
-    const bool amx = kernels::matmul_rounds_to_bf16(t, n);
-    for (size_t i = 0; i < y.size(); ++i) {
-      const std::string where = std::string(wtype_info(t).name) + " " + kernels::isa_name(isa) + " rows=" +
-                                std::to_string(rows) + " cols=" + std::to_string(cols) + " n=" + std::to_string(n) +
-                                " i=" + std::to_string(i);
-      if (!quantized(t) || isa == Isa::Scalar) {
-        // f32 math up to summation order
-        ASSERT_NEAR(y[i], ref[i], 4e-6f * scale[i] + 1e-30f) << where;
-      } else if (amx) {
-        // bf16 weights and activations, f32 accumulation
-        ASSERT_NEAR(y[i], ref[i], 1.2e-2f * scale[i] + 1e-6f) << where;
-      } else {
-        // the same 8-bit activations as the scalar reference: equal up to f32 summation order
-        ASSERT_NEAR(y[i], q8ref[i], 2e-5f * scale[i] + 1e-6f) << where;
-        ASSERT_NEAR(y[i], ref[i], 1.01f * qbound[i] + 2e-5f * scale[i] + 1e-6f) << where;
-      }
+    if (kernels::matmul_path(t, n) == kernels::MatmulPath::AmxInt8Gemm) {
+      EXPECT_GT(kernels::amx_panels_done(), panels) << where_str(t, isa, rows, cols, n, 0) << ": AMX GEMM did not run";
+      ++amx_runs;
     }
+    check_output(t, isa, rows, cols, n, y, ref, q8ref, scale, qbound);
+    if (::testing::Test::HasFatalFailure()) return amx_runs;
   }
+  return amx_runs;
 }
 
 }  // namespace
@@ -161,14 +183,17 @@ TEST_P(MatmulTypes, AwkwardSizesAllPaths) {
     for (int64_t rows : {1, 17, 33})
       for (size_t n : {1, 2, 3, 5})
         run_case(t, rows, cols, n, pool);
-  for (int64_t rows : {18, 67})
-    for (size_t n : {17, 32, 69})
-      run_case(t, rows, bs == 1 ? 77 : bs * 3, n, pool);
-  // Prefill GEMMs: token counts around the switch-over from the matrix-vector kernels, and rows of more
-  // than 2048 values (the integer GEMM repacks weights in chunks of 2048 columns).
-  for (size_t n : {8, 9, 12})
-    run_case(t, 49, bs == 1 ? 77 : bs * 3, n, pool);
-  run_case(t, 49, bs == 1 ? 2100 : (bs == 32 ? 2144 : 2304), 21, pool);
+  // Every token count from 1 to 70: the switch-overs between the matrix-vector kernels and the GEMMs, and
+  // partial, whole and several 16-token tiles of the AMX GEMM.
+  const int64_t narrow = bs == 1 ? 77 : bs * 3;
+  for (size_t n = 1; n <= 70; ++n) {
+    run_case(t, n % 2 ? 37 : 18, narrow, n, pool);
+    if (HasFatalFailure()) return;
+  }
+  // Rows wider than the integer GEMMs' 2048-column panels, with several panels per thread.
+  const int64_t wide = bs == 1 ? 2100 : (bs == 32 ? 2144 : 2304);
+  for (size_t n : {9, 21, 40})
+    run_case(t, 67, wide, n, pool);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes,
@@ -189,6 +214,54 @@ TEST(MatmulKernels, ExpertSliceTouchesOnlyItsRows) {
   copy.w = Weight{copy.bytes.data(), WType::Q4_0, 24, 128};
   matmul(copy.w, x.data(), 1, b.data(), pool);
   EXPECT_EQ(a, b);
+}
+
+// The AMX GEMM must run (not merely be compiled) wherever the CPU has AMX: this machine's result says
+// whether it did.
+TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
+  const CpuFeatures& f = cpu_features();
+  if (!(f.amx_tile && f.amx_int8 && f.has_avx512_vnni_level()))
+    GTEST_SKIP() << "NOT RUN: this CPU has no AMX-INT8, the AMX GEMM was not tested here";
+  const char* off = std::getenv("G4_NO_AMX");
+  if (off && off[0] && off[0] != '0') GTEST_SKIP() << "NOT RUN: G4_NO_AMX is set, the AMX GEMM was not tested";
+  ASSERT_TRUE(amx_enable()) << "the CPU reports AMX but the kernel refused tile permission (ARCH_REQ_XCOMP_PERM)";
+  ASSERT_TRUE(kernels::isa_supported(Isa::Amx));
+  EXPECT_EQ(kernels::best_isa(), Isa::Amx);
+  ThreadPool pool(2);
+  int runs = 0;
+  for (WType t : {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K}) {
+    const int64_t bs = wtype_info(t).block_elems;
+    runs += run_case(t, 45, bs * (bs == 32 ? 5 : 1), 33, pool);
+  }
+  EXPECT_EQ(runs, 5);
+}
+
+// Several weights sharing one activation pass (q/k/v, gate/up), rows split across threads at and
+// between the weights' boundaries, on every level.
+TEST(MatmulKernels, ManyWeightsShareOnePass) {
+  ThreadPool pool(2);
+  for (WType t : {WType::Q4_0, WType::Q4_K}) {
+    const int64_t cols = t == WType::Q4_0 ? 96 : 256;
+    Mat a = make_weight(t, 37, cols, 1), b = make_weight(t, 5, cols, 2), c = make_weight(t, 50, cols, 3);
+    for (size_t n : {1, 5, 8, 16, 33}) {
+      auto x = make_x(n, cols, n);
+      std::vector<float> ra(n * 37), rb(n * 5), rc(n * 50);
+      kernels::matmul_q8_scalar(a.w, x.data(), n, ra.data());
+      kernels::matmul_q8_scalar(b.w, x.data(), n, rb.data());
+      kernels::matmul_q8_scalar(c.w, x.data(), n, rc.data());
+      const auto sa = abs_dot(a.w, x.data(), n), sb = abs_dot(b.w, x.data(), n), sc = abs_dot(c.w, x.data(), n);
+      for (Isa isa : isas()) {
+        if (isa == Isa::Scalar) continue;
+        ForceGuard g(isa);
+        std::vector<float> ya(n * 37), yb(n * 5), yc(n * 50);
+        matmul_many({{&a.w, ya.data()}, {&b.w, yb.data()}, {&c.w, yc.data()}}, x.data(), n, pool);
+        const std::string at = std::string(kernels::isa_name(isa)) + " n=" + std::to_string(n) + " i=";
+        for (size_t i = 0; i < ya.size(); ++i) ASSERT_NEAR(ya[i], ra[i], 2e-5f * sa[i] + 1e-6f) << at << i;
+        for (size_t i = 0; i < yb.size(); ++i) ASSERT_NEAR(yb[i], rb[i], 2e-5f * sb[i] + 1e-6f) << at << i;
+        for (size_t i = 0; i < yc.size(); ++i) ASSERT_NEAR(yc[i], rc[i], 2e-5f * sc[i] + 1e-6f) << at << i;
+      }
+    }
+  }
 }
 
 TEST(MatmulKernels, ForcingUnsupportedIsaThrows) {
