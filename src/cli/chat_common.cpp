@@ -50,7 +50,10 @@ void add_chat_options(Args& args) {
   args.option("system", "TEXT", "system prompt")
       .flag("think", "let the model think first (its reasoning is shown on stderr)")
       .option("max-tokens", "N", "maximum answer length in tokens", false, "512")
-      .option("ctx", "N", "context size in tokens", false, "8192")
+      .option("ctx", "N",
+              "context size in tokens; when a conversation outgrows it, chat drops its oldest turns (after the system "
+              "prompt), run refuses a prompt that cannot fit, and an answer that reaches the end stops there with a notice",
+              false, "8192")
       .option("stop", "TEXT", "stop when the answer contains TEXT");
   add_kv_type_option(args, KVType::F16);
 }

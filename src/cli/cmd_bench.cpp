@@ -30,7 +30,8 @@ double median(std::vector<double> v) {
 int run_bench(int argc, char** argv) {
   g4::cli::Args args("bench", "Measure prompt processing and token generation speed (random token ids, median of --reps).");
   args.option("model", "PATH", "GGUF file or Hugging Face folder", true)
-      .option("pp", "N", "prompt tokens evaluated in one batch (0: skip)", false, "512")
+      .option("pp", "N", "prompt tokens, evaluated in forward passes of --chunk tokens (0: skip)", false, "512")
+      .option("chunk", "N", "prompt tokens per forward pass, as run/chat/serve feed them (llama.cpp's -ub)", false, "512")
       .option("tg", "N", "tokens generated one at a time, greedy (0: skip)", false, "128")
       .option("depth", "N", "tokens already in the cache when tg starts (prefilled untimed; decode speed at long context)",
               false, "0")
@@ -50,6 +51,11 @@ int run_bench(int argc, char** argv) {
   if (pp < 0 || tg < 0 || reps < 1 || warm < 0 || depth < 0)
     throw g4::Error("bench: --pp/--tg/--warmup/--depth must be >= 0 and --reps >= 1");
 
+  const long long chunk = args.get_int("chunk");
+  if (chunk < 1 || chunk > 65536) throw g4::Error("bench: --chunk must be between 1 and 65536");
+  const int64_t ctx = std::max<long long>({pp, depth + tg, 32}) + 8;
+  g4::cli::check_memory_before_loading(args.get("model"), ctx, int(std::min<long long>(chunk, std::max(pp, 1LL))), kv_type);
+
   const double t_load0 = now_s();
   auto model = g4::load_model(args.get("model"));
   const double load_s = now_s() - t_load0;
@@ -62,10 +68,9 @@ int run_bench(int argc, char** argv) {
     for (auto& x : ids) x = dist(rng);
     return ids;
   };
-  const int64_t ctx = std::max<long long>({pp, depth + tg, 32}) + 8;
 
   auto run_pp = [&](long long n) {
-    auto cache = model->new_cache(ctx, int(std::max<long long>(n, 1)), kv_type);
+    auto cache = model->new_cache(ctx, int(std::min(chunk, std::max<long long>(n, 1))), kv_type);
     std::vector<int32_t> ids = rand_ids(n);
     double t0 = now_s();
     model->prefill(*cache, ids);
@@ -110,6 +115,7 @@ int run_bench(int argc, char** argv) {
     j["pp"] = pp;
     j["tg"] = tg;
     j["depth"] = depth;
+    j["chunk"] = chunk;
     j["pp_samples"] = pps;
     j["tg_samples"] = tgs;
     j["threads"] = threads;

@@ -35,6 +35,7 @@ int run_chat(int argc, char** argv) {
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
+  g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   if (args.has("system")) session.set_system(args.get("system"));
@@ -81,8 +82,12 @@ int run_chat(int argc, char** argv) {
                                      });
       std::printf("\n");
       std::fflush(stdout);
-      std::fprintf(stderr, "[%d tokens, %.1f tokens/s%s]\n", r.completion_tokens,
-                   r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, g_interrupted ? ", stopped" : "");
+      std::fprintf(stderr, "[%d tokens, %.1f tokens/s%s%s]\n", r.completion_tokens,
+                   r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, g_interrupted ? ", stopped" : "",
+                   r.context_full ? ", stopped: the context is full (/reset, or a larger --ctx)" : "");
+      if (r.dropped_turns > 0)
+        std::fprintf(stderr, "[the context was full: the %d oldest turn%s of the conversation %s dropped]\n",
+                     r.dropped_turns, r.dropped_turns == 1 ? "" : "s", r.dropped_turns == 1 ? "was" : "were");
     } catch (const g4::Error& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
     }

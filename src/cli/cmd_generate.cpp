@@ -35,8 +35,10 @@ int run_generate(int argc, char** argv) {
   req.max_tokens = int(max_tokens);
   req.sampling = g4::cli::sampling_from_args(args);
   req.ignore_eos = args.has("ignore-eos");
-  auto model = g4::load_model(args.get("model"));
   int64_t ctx = args.has("ctx") ? args.get_int("ctx") : int64_t(ids.size()) + max_tokens;
+  if (ctx < 1) throw g4::Error("--ctx must be at least 1");
+  g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type);
+  auto model = g4::load_model(args.get("model"));
   auto cache = model->new_cache(ctx, 512, kv_type);
   const bool json = args.has("json");
   g4::GenerationResult r = g4::generate(*model, *cache, req, [&](int32_t tok) {

@@ -6,34 +6,35 @@
 #include "cli/common.h"
 #include "core/mapped_file.h"
 #include "core/error.h"
+#include "model/memory_plan.h"
 #include "model/model.h"
 
 namespace {
 
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) { b /= 1024; ++u; }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f %s", b, units[u]);
-  return buf;
-}
-
 int run_info(int argc, char** argv) {
   g4::cli::Args args("info", "Describe a model: architecture, sizes, the per-layer plan, parameters and memory.");
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
-      .option("ctx", "N", "context length for the KV-cache estimate", false, "8192");
+      .option("ctx", "N", "context length for the memory estimate (default: the model's trained context)")
+      .option("parallel", "N", "sequences held at once (the server's --parallel) for the estimate", false, "1");
   g4::cli::add_kv_type_option(args, g4::KVType::F16, "; for the KV-cache estimate");
   if (!args.parse(argc, argv)) return args.exit_code();
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   g4::set_default_load_mode(g4::LoadMode::Map);  // only metadata and shapes are needed: never copy the file
   auto model = g4::load_model(args.get("model"));
   const g4::ModelConfig& c = model->config();
-  const long long ctx = args.get_int("ctx");
+  const long long ctx = args.has("ctx") ? args.get_int("ctx") : c.max_position_embeddings;
+  const long long parallel = args.get_int("parallel");
   if (ctx < 1) throw g4::Error("--ctx must be at least 1");
-  // One sequence with the default 512-token prefill chunk (the sliding layers' ring size depends on it).
-  // Computed first: it throws for a type the model cannot use (q8_0 with head dims of 16).
-  const double kv = double(g4::KVCache::planned_bytes(c, ctx, 512, kv_type));
+  if (parallel < 1 || parallel > 1024) throw g4::Error("--parallel must be between 1 and 1024");
+  // The default 512-token prefill chunk (the sliding layers' ring size depends on it) and a chat's two
+  // sliding-window checkpoints per sequence. Computed first: it throws for a type the model cannot use
+  // (q8_0 with head dims of 16).
+  g4::RunShape shape;
+  shape.ctx = ctx;
+  shape.kv_types = kv_type;
+  shape.checkpoints = 2;
+  shape.sequences = int(parallel);
+  const g4::MemoryPlan plan = g4::plan_memory(c, int64_t(model->weight_bytes()), shape);
   std::printf("architecture:   %s (%s)\n", c.family_name().c_str(), c.model_type.c_str());
   std::printf("vocab:          %d\n", c.vocab_size);
   std::printf("hidden size:    %d\n", c.hidden_size);
@@ -54,11 +55,19 @@ int run_info(int argc, char** argv) {
     std::printf("%5zu  %-7s  %8d  %8d  %9d  %3s  %9d  %3s\n", i, p.type == g4::LayerType::Full ? "full" : "sliding", p.head_dim,
                 p.n_kv_heads, p.kv_source, p.k_eq_v ? "yes" : "no", p.ffn_dim, p.moe ? "yes" : "no");
   }
-  const double weights = double(model->weight_bytes());
   std::printf("\nparameters:     %lld (%.3f B)\n", (long long)model->parameter_count(), double(model->parameter_count()) / 1e9);
-  std::printf("weight bytes:   %s (memory-mapped)\n", human_bytes(weights).c_str());
-  std::printf("KV cache:       %s at %lld tokens (%s)\n", human_bytes(kv).c_str(), ctx, g4::kv_types_name(kv_type).c_str());
-  std::printf("memory estimate: %s\n", human_bytes(weights + kv).c_str());
+  std::printf("trained context: %d tokens\n", c.max_position_embeddings);
+  std::printf("weight bytes:   %s\n", g4::human_bytes(double(plan.weight_bytes)).c_str());
+  std::printf("KV cache:       %s at %lld tokens (%s)%s\n", g4::human_bytes(double(plan.kv_bytes)).c_str(), ctx,
+              g4::kv_types_name(kv_type).c_str(), parallel > 1 ? (" x " + std::to_string(parallel) + " sequences").c_str() : "");
+  std::printf("working memory: %s\n", g4::human_bytes(double(plan.work_bytes)).c_str());
+  std::printf("memory estimate: %s\n", g4::human_bytes(double(plan.total())).c_str());
+  const int64_t avail = g4::available_memory_bytes();
+  if (avail >= 0) {
+    const int64_t fits = g4::largest_context(c, plan.weight_bytes, shape, avail);
+    std::printf("available:      %s: %s (largest context that fits: %lld tokens)\n", g4::human_bytes(double(avail)).c_str(),
+                plan.total() <= avail ? "fits" : "does NOT fit", (long long)fits);
+  }
   return 0;
 }
 

@@ -26,6 +26,7 @@ int run_run(int argc, char** argv) {
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   if (ctx < 16) throw g4::Error("--ctx must be at least 16");
+  g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   if (args.has("system")) session.set_system(args.get("system"));
@@ -37,6 +38,9 @@ int run_run(int argc, char** argv) {
                                    return true;
                                  });
   std::printf("\n");
+  if (r.context_full)
+    std::fprintf(stderr, "gemma4 run: the answer stopped after %d tokens because the context of %lld tokens is full "
+                         "(use a larger --ctx)\n", r.completion_tokens, ctx);
   if (args.has("stats"))
     std::fprintf(stderr, "prompt: %d tokens in %.2f s; answer: %d tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
                  r.prefill_seconds, r.completion_tokens,

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "model/memory_plan.h"
 
 namespace g4::cli {
 
@@ -52,6 +53,18 @@ KVTypes kv_type_from_args(const Args& args) {
   };
   const KVType both = parse("kv-type", KVType::F16);
   return KVTypes(parse("kv-type-k", both), parse("kv-type-v", both));
+}
+
+void check_memory_before_loading(const std::string& model_path, int64_t ctx, int chunk, KVTypes types, int checkpoints,
+                                 int sequences) {
+  RunShape shape;
+  shape.ctx = ctx;
+  shape.chunk = chunk;
+  shape.kv_types = types;
+  shape.checkpoints = checkpoints;
+  shape.sequences = sequences;
+  const ModelConfig c = read_model_config(model_path);
+  check_memory(c, model_weight_bytes(model_path), shape);
 }
 
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name) {

@@ -23,6 +23,11 @@ void add_kv_type_option(Args& args, KVType default_type, const std::string& note
 // Throws g4::Error naming the option and the allowed values for anything else.
 KVTypes kv_type_from_args(const Args& args);
 
+// Refuses, before anything large is loaded, a run whose KV cache and weights cannot fit in the available
+// memory (model/memory_plan.h), with the figures and what would fit.
+void check_memory_before_loading(const std::string& model_path, int64_t ctx, int chunk, KVTypes types,
+                                 int checkpoints = 0, int sequences = 1);
+
 // Parses a comma-separated list of token ids from option `name`.
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name);
 

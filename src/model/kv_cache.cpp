@@ -255,6 +255,29 @@ void KVCache::checkpoint() {
   while (int(checkpoints_.size()) > max_checkpoints_) checkpoints_.pop_front();
 }
 
+void KVCache::copy_from(const KVCache& src) {
+  if (&src == this) return;
+  bool same = layers_.size() == src.layers_.size() && types_ == src.types_ && max_context_ == src.max_context_ &&
+              max_chunk_ == src.max_chunk_;
+  for (size_t i = 0; same && i < layers_.size(); ++i) {
+    const LayerStore& a = layers_[i];
+    const LayerStore& b = src.layers_[i];
+    same = a.present == b.present && a.ring == b.ring && a.capacity == b.capacity && a.k_row == b.k_row && a.v_row == b.v_row;
+  }
+  if (!same) throw Error("cannot copy a KV cache of another shape");
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerStore& s = layers_[i];
+    if (!s.present) continue;
+    const LayerStore& from = src.layers_[i];
+    const int64_t rows = std::min(s.capacity, src.n_past_);  // a ring's slots hold positions mod capacity
+    std::memcpy(s.k->data, from.k->data, size_t(rows) * s.k_row);
+    std::memcpy(s.v->data, from.v->data, size_t(rows) * s.v_row);
+  }
+  n_past_ = src.n_past_;
+  high_water_ = std::max(high_water_, src.n_past_);
+  checkpoints_ = src.checkpoints_;
+}
+
 std::vector<int64_t> KVCache::checkpoint_positions() const {
   std::vector<int64_t> out;
   for (const Checkpoint& cp : checkpoints_) out.push_back(cp.pos);

@@ -95,6 +95,10 @@ class KVCache {
   void checkpoint();
   // Positions of the checkpoints held, oldest first.
   std::vector<int64_t> checkpoint_positions() const;
+  // Becomes a copy of `src` (its positions, rings and checkpoints); both must have been built with the
+  // same config, context, chunk and types (g4::Error otherwise). The server's n > 1 choices start from
+  // a copy of the first choice's prompt instead of prefilling it again.
+  void copy_from(const KVCache& src);
 
   size_t bytes() const;  // memory in use now (filled positions, rings and checkpoints)
 

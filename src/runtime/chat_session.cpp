@@ -8,53 +8,58 @@
 namespace g4 {
 
 ChatSession::ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVTypes kv_type)
-    : model_(model), format_(format), cache_(model.new_cache(context, 512, kv_type)) {}
+    : model_(model), format_(format), seq_(model.new_cache(context, 512, kv_type, kCheckpoints)) {}
 
 void ChatSession::reset() {
   messages_ = Json::array();
-  cache_->clear();
-  cached_.clear();
+  seq_.clear();
 }
 
-Json ChatSession::build_messages(const std::string& user_text) const {
+Json ChatSession::build_messages(const Json& history, const std::string& user_text) const {
   Json m = Json::array();
   if (!system_.empty()) m.push_back({{"role", "system"}, {"content", system_}});
-  for (const Json& x : messages_) m.push_back(x);
+  for (const Json& x : history) m.push_back(x);
   m.push_back({{"role", "user"}, {"content", user_text}});
   return m;
 }
 
-size_t ChatSession::reuse_prefix(const std::vector<int32_t>& prompt) {
-  size_t common = 0;
-  while (common < cached_.size() && common < prompt.size() && cached_[common] == prompt[common]) ++common;
-  if (common == prompt.size() && common > 0) --common;  // at least one token must run to get logits
-  try {
-    cache_->truncate(int64_t(common));
-  } catch (const Error&) {  // a sliding-window ring cannot roll back that far: start over
-    cache_->clear();
-    common = 0;
+std::vector<int32_t> ChatSession::fit_prompt(const std::string& user_text, int max_tokens, int& dropped) {
+  const int64_t ctx = seq_.cache().max_context();
+  const int64_t room = std::max<int64_t>(1, std::min<int64_t>(max_tokens, ctx / 4));
+  ChatOptions options;
+  options.enable_thinking = thinking_;
+  for (;;) {
+    std::vector<int32_t> prompt = format_.prompt_ids(build_messages(messages_, user_text), tools_, options);
+    const int64_t n = int64_t(prompt.size());
+    if (n + room <= ctx) return prompt;
+    if (messages_.empty()) {  // nothing left to drop: answer in whatever room there is, if any
+      if (n + 1 <= ctx) return prompt;
+      throw Error("the message takes " + std::to_string(n) + " tokens (with the system prompt and chat format), more than the context of " +
+                  std::to_string(ctx) + " tokens holds with room for an answer; shorten it or use a larger --ctx");
+    }
+    if (policy_ == ContextPolicy::Refuse)
+      throw Error("the conversation (" + std::to_string(n) + " tokens, plus " + std::to_string(room) +
+                  " for the answer) no longer fits the context of " + std::to_string(ctx) + " tokens; use /reset or a larger --ctx");
+    // Drop the oldest turn: the first user message and everything up to the next one.
+    size_t next = 1;
+    while (next < messages_.size() && messages_[next].value("role", "") != "user") ++next;
+    messages_.erase(messages_.begin(), messages_.begin() + long(next));
+    ++dropped;
   }
-  cached_.resize(common);
-  return common;
 }
 
 TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& sampling, int max_tokens,
                             const std::vector<std::string>& stop_strings,
                             const std::function<bool(const AnswerStream::Delta&)>& on_delta) {
   using clock = std::chrono::steady_clock;
-  ChatOptions options;
-  options.enable_thinking = thinking_;
-  Json messages = build_messages(user_text);
-  std::vector<int32_t> prompt = format_.prompt_ids(messages, tools_, options);
-  if (int64_t(prompt.size()) + 1 > cache_->max_context())
-    throw Error("the conversation (" + std::to_string(prompt.size()) + " tokens) no longer fits the context of " +
-                std::to_string(cache_->max_context()) + " tokens; use /reset or a larger --ctx");
   TurnResult r;
+  std::vector<int32_t> prompt = fit_prompt(user_text, max_tokens, r.dropped_turns);
   r.prompt_tokens = int(prompt.size());
-  const size_t reused = reuse_prefix(prompt);
+  const size_t reused = seq_.reuse(prompt);
   std::vector<int32_t> rest(prompt.begin() + long(reused), prompt.end());
   r.prefilled_tokens = int(rest.size());
-  const int budget = int(std::min<int64_t>(max_tokens, cache_->max_context() - int64_t(prompt.size())));
+  const int64_t room = seq_.cache().max_context() - int64_t(prompt.size());
+  const int budget = int(std::min<int64_t>(max_tokens, room));
 
   StopConfig stop;
   stop.eog_ids = model_.config().eog_ids.empty() ? format_.tokenizer().eog_ids()
@@ -66,8 +71,9 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
   std::vector<int32_t> history(prompt);
 
   auto t0 = clock::now();
-  std::vector<float> logits = model_.prefill(*cache_, rest);
-  cached_ = prompt;
+  std::vector<float> logits = model_.prefill(seq_.cache(), rest);
+  seq_.appended(rest.data(), rest.size());
+  seq_.prompt_done();
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   const int32_t V = model_.config().vocab_size;
@@ -81,8 +87,8 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
     r.content += d.content;
     keep = on_delta ? on_delta(d) : true;
     if (d.stop || !keep) break;
-    logits = model_.prefill(*cache_, {tok});
-    cached_.push_back(tok);
+    logits = model_.prefill(seq_.cache(), {tok});
+    seq_.appended(tok);
   }
   AnswerStream::Delta last = stream.finish();
   r.reasoning += last.reasoning;
@@ -90,6 +96,7 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
   if (on_delta && !(last.text.empty() && last.tool_calls.empty())) on_delta(last);
   r.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   r.reason = stream.reason();
+  r.context_full = r.reason == StopReason::MaxTokens && budget < max_tokens;
   ParsedOutput parsed = parse_output(stream.full_text());
   r.tool_calls = parsed.tool_calls;
   Json assistant{{"role", "assistant"}, {"content", parsed.content}};

@@ -1,7 +1,15 @@
 #pragma once
 // A multi-turn conversation with one model: keeps the message history and the KV cache, and reuses
 // the cached prefix when the next prompt starts with the same tokens (the usual case: only the new
-// user turn has to be prefilled).
+// user turn has to be prefilled; when the template renders the last answer differently, e.g. without
+// its thinking, the cache returns to the checkpoint taken where that answer began).
+//
+// When the context fills (ContextPolicy):
+// - DropOldest (the default): before answering, the oldest turns after the system prompt are dropped
+//   (for good) until the prompt plus room for the answer (max_tokens, at most a quarter of the context)
+//   fits; TurnResult::dropped_turns says how many. A message that cannot fit even alone is refused.
+// - Refuse: a conversation that no longer fits is refused with an error naming the sizes.
+// An answer that reaches the end of the context stops there with TurnResult::context_full set.
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,6 +18,7 @@
 #include "model/model.h"
 #include "runtime/chat.h"
 #include "runtime/sampler.h"
+#include "runtime/sequence_cache.h"
 
 namespace g4 {
 
@@ -19,18 +28,26 @@ struct TurnResult {
   int prompt_tokens = 0;       // tokens of the whole prompt
   int prefilled_tokens = 0;    // of those, the ones not already in the cache
   int completion_tokens = 0;
+  int dropped_turns = 0;       // oldest turns removed to make room (ContextPolicy::DropOldest)
+  bool context_full = false;   // the answer stopped because the context was full
   double prefill_seconds = 0, decode_seconds = 0;
   StopReason reason = StopReason::None;
 };
+
+enum class ContextPolicy { DropOldest, Refuse };
 
 class ChatSession {
  public:
   ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVTypes kv_type = {});
 
+  // Sliding-window checkpoints kept (each lets a later turn return to where an answer began).
+  static constexpr int kCheckpoints = 2;
+
   void set_system(std::string system) { system_ = std::move(system); }
   void set_thinking(bool on) { thinking_ = on; }
   bool thinking() const { return thinking_; }
   void set_tools(Json tools) { tools_ = std::move(tools); }
+  void set_context_policy(ContextPolicy p) { policy_ = p; }
   void reset();  // forget the conversation (the system prompt stays)
 
   // Streams one answer to `user_text`. on_delta returns false to stop early (e.g. Ctrl-C); the partial
@@ -42,13 +59,14 @@ class ChatSession {
   const Json& messages() const { return messages_; }
 
  private:
-  Json build_messages(const std::string& user_text) const;
-  size_t reuse_prefix(const std::vector<int32_t>& prompt);
+  Json build_messages(const Json& history, const std::string& user_text) const;
+  // The prompt for `user_text`, after dropping the oldest turns if the policy allows and it must.
+  std::vector<int32_t> fit_prompt(const std::string& user_text, int max_tokens, int& dropped);
 
   const Model& model_;
   const ChatFormat& format_;
-  std::unique_ptr<KVCache> cache_;
-  std::vector<int32_t> cached_;  // token ids whose K/V are in cache_, in order
+  SequenceCache seq_;
+  ContextPolicy policy_ = ContextPolicy::DropOldest;
   Json messages_ = Json::array();
   Json tools_ = Json::array();
   std::string system_;

@@ -60,5 +60,35 @@ TEST(ChatCli, MultiTurnWithCommands) {
   EXPECT_EQ(answers, 3u) << r.out;
 }
 
+// Context full: chat drops the oldest turns (and says so), run refuses a prompt that cannot fit and
+// says when an answer stopped at the end of the context.
+TEST(ChatCli, ContextFullPolicy) {
+  const std::string input = "/tmp/g4-chat-ctx-" + std::to_string(getpid());
+  const std::string line =
+      "tell me about the history of the city and its bridges and rivers and the people who built them long ago\n";
+  {
+    FILE* f = fopen(input.c_str(), "w");
+    for (int i = 0; i < 3; ++i) fputs(line.c_str(), f);
+    fclose(f);
+  }
+  auto r = run_cli("chat --model " + demo_model() + " --ctx 100 --max-tokens 20 --greedy < " + input);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("[the context was full: the 1 oldest turn of the conversation was dropped]"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("error"), std::string::npos) << r.out;
+
+  std::string long_prompt;
+  for (int i = 0; i < 20; ++i) long_prompt += "more words here ";
+  auto refused = run_cli("run --model " + demo_model() + " --ctx 32 -p '" + long_prompt + "' --max-tokens 4");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.out.find("more than the context of 32 tokens holds"), std::string::npos) << refused.out;
+
+  // Greedy on the demo model's random weights does not pick an end-of-turn token within these few steps.
+  auto cut = run_cli("run --model " + demo_model() + " --ctx 24 -p 'hi' --max-tokens 100 --greedy --stats");
+  ASSERT_EQ(cut.status, 0) << cut.out;
+  EXPECT_NE(cut.out.find("because the context of 24 tokens is full"), std::string::npos) << cut.out;
+  std::remove(input.c_str());
+}
+
 }  // namespace
 }  // namespace g4
