@@ -1,8 +1,12 @@
 // The machine's ceilings, measured in the same run as a comparison (bench/compare_llamacpp.py --measure):
-// DRAM read bandwidth and the AVX-512 VNNI (vpdpbusd) int8 peak, for a given number of threads. AMX peaks
-// are not measured here (no AMX machine to validate on): pass them to the script by hand.
+// DRAM read bandwidth and the int8 peaks, AVX-512 VNNI (vpdpbusd) and, where the CPU has it, AMX-INT8
+// (tdpbssd on full 16x16x64 tiles), for a given number of threads.
 //
-//   machine_peaks_bench [--threads N]      prints one JSON line: {"read_bw": B/s, "int8_ops": op/s, "int8_isa": "..."}
+//   machine_peaks_bench [--threads N]
+//
+// prints one JSON line: {"read_bw": B/s, "int8_ops": op/s, "int8_isa": "...", "vnni_ops": op/s,
+// "amx_int8_ops": op/s}; int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
+// names it; a peak the CPU lacks is 0.
 // GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -21,6 +25,11 @@
 #include <vector>
 
 #include "core/cpu.h"
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -107,6 +116,51 @@ double int8_peak(int threads) {
   return rates[rates.size() / 2];
 }
 
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// tdpbssd on 16x16x64 tiles: 4 independent accumulators (tmm0-3) fed by two A and two B tiles.
+__attribute__((target("amx-tile,amx-int8"))) double amx_ops(long iters) {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _tile_loadconfig(&cfg);
+  alignas(64) static thread_local int8_t buf[1024];
+  _tile_loadd(4, buf, 64);
+  _tile_loadd(5, buf, 64);
+  _tile_loadd(6, buf, 64);
+  _tile_loadd(7, buf, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (long k = 0; k < iters; ++k) {
+    _tile_dpbssd(0, 4, 6);
+    _tile_dpbssd(1, 4, 7);
+    _tile_dpbssd(2, 5, 6);
+    _tile_dpbssd(3, 5, 7);
+  }
+  alignas(64) static thread_local int32_t out[256];
+  _tile_stored(0, out, 64);
+  _tile_release();
+  g_sink = float(out[0]);
+  return double(iters) * 4 * 16 * 16 * 64 * 2;
+}
+
+double amx_peak(int threads) {
+  const long iters = 2000000;
+  std::vector<double> rates;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double dt = run_threads(threads, [&](int) { amx_ops(iters); });
+    rates.push_back(double(iters) * 4 * 16 * 16 * 64 * 2 * threads / dt);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,9 +168,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--threads" && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
   const double bw = read_bandwidth(threads);
-  const bool vnni = g4::cpu_features().has_avx512_vnni_level();
-  const double ops = vnni ? int8_peak(threads) : 0.0;
-  std::printf("{\"threads\": %d, \"read_bw\": %.4g, \"int8_ops\": %.4g, \"int8_isa\": \"%s\"}\n", threads, bw, ops,
-              vnni ? "avx512-vnni" : "none");
+  const g4::CpuFeatures& f = g4::cpu_features();
+  const bool vnni = f.has_avx512_vnni_level();
+  const double vnni_ops = vnni ? int8_peak(threads) : 0.0;
+  const double amx = f.amx_tile && f.amx_int8 && g4::amx_enable() ? amx_peak(threads) : 0.0;
+  const bool amx_best = amx > vnni_ops;
+  std::printf(
+      "{\"threads\": %d, \"read_bw\": %.4g, \"int8_ops\": %.4g, \"int8_isa\": \"%s\", \"vnni_ops\": %.4g, "
+      "\"amx_int8_ops\": %.4g}\n",
+      threads, bw, amx_best ? amx : vnni_ops, amx_best ? "amx-int8" : vnni ? "avx512-vnni" : "none", vnni_ops, amx);
   return 0;
 }

@@ -409,24 +409,88 @@ int gemm_int8_offset(WType t) {
   }
 }
 
+namespace {
+
+// r[i] = op over the 16 lanes of v[i], for 16 vectors at once: a transposing tree of 45 operations instead
+// of 16 horizontal reductions of 8 dependent ones each.
+struct MaxOp {
+  __m512 operator()(__m512 a, __m512 b) const { return _mm512_max_ps(a, b); }
+};
+struct AddEpi32Op {  // integer lanes carried in float registers
+  __m512 operator()(__m512 a, __m512 b) const {
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+  }
+};
+
+template <class Op>
+inline __m512 reduce16(const __m512* v, Op op) {
+  __m512 t[8], u[4], w[2];
+  for (int i = 0; i < 8; ++i)
+    t[i] = op(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  for (int j = 0; j < 4; ++j) {
+    const __m512d a = _mm512_castps_pd(t[2 * j]), b = _mm512_castps_pd(t[2 * j + 1]);
+    u[j] = op(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  for (int k = 0; k < 2; ++k)
+    w[k] = op(_mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0x88), _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0xdd));
+  return op(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+}
+
+// quantize_act_avx512's numerics (d = amax / 127, codes rounded to nearest even, s = d * sum of codes)
+// 16 blocks at a time, block b's 32 codes to q + b * q_stride and its d and s to d[b * ds_stride] and
+// s[b * ds_stride] (the Rows or the Tiles layout).
+void quantize_blocks_int8(const float* x, int64_t nb, int8_t* q, size_t q_stride, float* d, float* s,
+                          size_t ds_stride) {
+  const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+    const int n = int(std::min<int64_t>(16, nb - b0));
+    __m512 m[16], sums[16];
+    for (int i = 0; i < 16; ++i) {
+      if (i < n) {
+        const float* xb = x + 32 * (b0 + i);
+        m[i] = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(xb), absmask), _mm512_and_ps(_mm512_loadu_ps(xb + 16), absmask));
+      } else {
+        m[i] = _mm512_setzero_ps();
+      }
+    }
+    const __m512 db = _mm512_div_ps(reduce16(m, MaxOp{}), _mm512_set1_ps(127.0f));
+    const __mmask16 nz = _mm512_cmp_ps_mask(db, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+    alignas(64) float id[16];
+    _mm512_store_ps(id, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), db));
+    for (int i = 0; i < 16; ++i) {
+      if (i >= n) {
+        sums[i] = _mm512_setzero_ps();
+        continue;
+      }
+      const float* xb = x + 32 * (b0 + i);
+      const __m512 vid = _mm512_set1_ps(id[i]);
+      const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb), vid));
+      const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), vid));
+      int8_t* qb = q + size_t(b0 + i) * q_stride;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb), _mm512_cvtsepi32_epi8(i0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + 16), _mm512_cvtsepi32_epi8(i1));
+      sums[i] = _mm512_castsi512_ps(_mm512_add_epi32(i0, i1));
+    }
+    const __m512 sv = _mm512_mul_ps(db, _mm512_cvtepi32_ps(_mm512_castps_si512(reduce16(sums, AddEpi32Op{}))));
+    alignas(64) float dv[16], svv[16];
+    _mm512_store_ps(dv, db);
+    _mm512_store_ps(svv, sv);
+    for (int i = 0; i < n; ++i) {
+      d[size_t(b0 + i) * ds_stride] = dv[i];
+      s[size_t(b0 + i) * ds_stride] = svv[i];
+    }
+  }
+}
+
+}  // namespace
+
 void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1) {
   const int64_t nb = cols / 32;
   if (layout_ == Int8Layout::Tiles) {
     constexpr size_t kT = kAmxTokenTile;
-    static thread_local std::vector<int8_t> q;
-    static thread_local std::vector<float> d, s;
-    q.resize(size_t(cols));
-    d.resize(size_t(nb));
-    s.resize(size_t(nb));
     for (size_t tok = t0; tok < t1; ++tok) {
-      quantize_act_avx512(x + tok * size_t(cols), cols, q.data(), d.data(), s.data());
-      const size_t tile = tok / kT, row = tok % kT;
-      for (int64_t b = 0; b < nb; ++b) {
-        const size_t at = (tile * size_t(nb) + size_t(b)) * kT;
-        std::memcpy(q_.data() + (at + row) * 32, q.data() + 32 * b, 32);
-        d_[at + row] = d[size_t(b)];
-        s_[at + row] = s[size_t(b)];
-      }
+      const size_t at = tok / kT * size_t(nb) * kT + tok % kT;  // the token's slot in its tile's block 0
+      quantize_blocks_int8(x + tok * size_t(cols), nb, q_.data() + at * 32, kT * 32, d_.data() + at, s_.data() + at, kT);
     }
     return;
   }
@@ -434,7 +498,7 @@ void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, si
   for (size_t tok = t0; tok < t1; ++tok) {
     int8_t* q = q_.data() + tok * size_t(cols);
     float* d = d_.data() + tok * size_t(nb);
-    quantize_act_avx512(x + tok * size_t(cols), cols, q, d, s_.data() + tok * size_t(nb));
+    quantize_blocks_int8(x + tok * size_t(cols), nb, q, 32, d, s_.data() + tok * size_t(nb), 1);
     int32_t* bias = bias_.data() + tok * size_t(nb);
     for (int64_t b = 0; b < nb; ++b) {
       const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * b)));
