@@ -15,8 +15,10 @@ for f in fuzz/*_fuzz.cpp; do
   corpus="build-fuzz/corpus-$name"
   mkdir -p "$corpus"
   [ -d "fuzz/seeds/$name" ] && cp -n fuzz/seeds/"$name"/* "$corpus"/ 2>/dev/null || true
+  dict=()
+  [ -f "fuzz/dicts/$name.dict" ] && dict=(-dict="fuzz/dicts/$name.dict")
   echo "fuzzing $name: $runs runs, seed $seed"
-  "build-fuzz/$name" -seed="$seed" -runs="$runs" -max_total_time=120 -rss_limit_mb=2048 -max_len=65536 "$corpus" \
+  "build-fuzz/$name" -seed="$seed" -runs="$runs" -max_total_time=120 -rss_limit_mb=2048 -max_len=65536 "${dict[@]}" "$corpus" \
     > "build-fuzz/$name.log" 2>&1 || { tail -n 40 "build-fuzz/$name.log"; echo "fuzz target $name failed"; exit 1; }
   tail -n 1 "build-fuzz/$name.log"
 done

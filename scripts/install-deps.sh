@@ -9,6 +9,11 @@ PKGS=(build-essential cmake ninja-build pkg-config git
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PKGS+=(nodejs npm)
 fi
+# Boost.Beast/Asio (header-only) for the HTTP server: Debian 12's newest Boost (1.81), unless a Boost
+# development package (1.74 or later) is installed already; the versioned packages conflict.
+if ! dpkg-query -W -f='${Status}\n' 'libboost1.*-dev' 2>/dev/null | grep -q "install ok installed"; then
+  PKGS+=(libboost1.81-dev)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,6 +24,18 @@ PumpResult pump(SeqChannel& ch, HttpResponse& res, const std::function<bool(cons
     auto now = std::chrono::steady_clock::now();
     if (!got || now - last_check > std::chrono::milliseconds(100)) {
       last_check = now;
+      if (res.shutting_down()) {
+        // Server shutdown: a waiting request is answered 503; a stream ends with an error event and
+        // [DONE] (the caller's error path), then the HTTP layer's last chunk.
+        ch.cancel();
+        if (!res.started()) {
+          res.set_header("Retry-After", "1");
+          throw ApiError(503, "the server is shutting down", "", "server_shutting_down", "server_error");
+        }
+        r.finish_reason = "error";
+        r.error = "the server is shutting down";
+        return r;
+      }
       if (res.client_gone()) {
         ch.cancel();
         r.finish_reason = "gone";

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +15,27 @@
 namespace g4::server {
 
 namespace {
+
+// True for "application/json" with optional parameters (a charset must be UTF-8, as JSON is).
+bool is_json_media_type(const std::string& content_type) {
+  auto lower_trim = [](std::string v) {
+    for (char& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+    size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+  };
+  size_t semi = content_type.find(';');
+  if (lower_trim(content_type.substr(0, semi)) != "application/json") return false;
+  while (semi != std::string::npos) {
+    size_t next = content_type.find(';', semi + 1);
+    std::string param = lower_trim(content_type.substr(semi + 1, next == std::string::npos ? std::string::npos : next - semi - 1));
+    semi = next;
+    if (param.rfind("charset=", 0) != 0) continue;
+    std::string cs = param.substr(8);
+    if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
+    if (cs != "utf-8" && cs != "utf8") return false;
+  }
+  return true;
+}
 
 std::string known_path(const std::string& p) {
   static const char* known[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"};
@@ -38,15 +60,19 @@ void ApiServer::start() {
   HttpServerOptions h;
   h.host = opt_.host;
   h.port = opt_.port;
+  // A generating request holds a handler thread while it waits for tokens: enough threads for every KV
+  // slot and queue place, and some for quick requests (/health, /metrics) besides.
+  h.workers = std::clamp(opt_.scheduler.parallel + opt_.scheduler.max_queue + 8, 16, 1024);
   http_ = std::make_unique<HttpServer>(h, [this](const HttpRequest& req, HttpResponse& res) { handle(req, res); });
   http_->start();
   // Build the constraint vocabulary now, not inside the first constrained request.
-  std::thread([t = ctokens_] { t->vocab(); }).detach();
+  warmup_ = std::thread([t = ctokens_] { t->vocab(); });
 }
 
 void ApiServer::stop() {
-  if (http_) http_->stop();
+  if (http_) http_->stop();  // open streams end, waiting requests get 503, every HTTP thread is joined
   if (scheduler_) scheduler_->stop();
+  if (warmup_.joinable()) warmup_.join();
 }
 
 std::vector<int32_t> ApiServer::eog_ids() const {
@@ -66,9 +92,8 @@ void ApiServer::count(const std::string& path, int status) {
 
 void ApiServer::handle(const HttpRequest& req, HttpResponse& res) {
   auto t0 = std::chrono::steady_clock::now();
-  res.set_header("Access-Control-Allow-Origin", "*");
   try {
-    route(req, res);
+    if (!cors(req, res)) route(req, res);
   } catch (const ApiError& e) {
     if (!res.started()) send_error(res, e);
   } catch (const std::exception& e) {
@@ -88,14 +113,38 @@ void ApiServer::check_model(const std::string& model) const {
                  "model_not_found");
 }
 
+// CORS is off unless --cors: then responses carry Access-Control-Allow-Origin (and Vary: Origin) and
+// preflight requests are answered here. Returns true when the request (an OPTIONS) is answered.
+bool ApiServer::cors(const HttpRequest& req, HttpResponse& res) const {
+  const std::string origin = req.header("origin");
+  bool allowed = false;
+  if (!opt_.cors_origin.empty()) {
+    res.set_header("Vary", "Origin");
+    if (opt_.cors_origin == "*" || origin == opt_.cors_origin) {
+      res.set_header("Access-Control-Allow-Origin", opt_.cors_origin == "*" ? "*" : origin);
+      allowed = true;
+    }
+  }
+  if (req.method != "OPTIONS") return false;
+  const std::string method = req.header("access-control-request-method");
+  if (!opt_.cors_origin.empty() && !origin.empty() && !method.empty()) {
+    if (!allowed) throw ApiError(403, "CORS: the origin '" + origin + "' is not allowed (see --cors)", "", "cors_origin_not_allowed");
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    const std::string headers = req.header("access-control-request-headers");
+    res.set_header("Access-Control-Allow-Headers", headers.empty() ? "Authorization, Content-Type" : headers);
+    res.set_header("Access-Control-Max-Age", "600");
+  } else {
+    res.set_header("Allow", "GET, POST, OPTIONS");
+  }
+  res.send(204, "", "");
+  return true;
+}
+
 void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
   const std::string& p = req.path;
-  if (req.method == "OPTIONS") {
-    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
-    res.send(204, "", "");
-    return;
-  }
+  if (req.method == "POST" && !is_json_media_type(req.header("content-type")))
+    throw ApiError(415, "POST bodies must be sent as 'Content-Type: application/json' (got '" + req.header("content-type") + "')",
+                   "", "unsupported_media_type");
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool post = req.method == "POST";
   auto wrong_method = [&](const char* allowed) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "model/model.h"
 #include "runtime/chat.h"
@@ -31,6 +32,9 @@ struct ServerOptions {
   bool fixed_seed = false;
   int64_t default_max_tokens = -1;  // chat default (< 0: until the context is full)
   bool log_requests = true;
+  // CORS: empty (the default) sends no CORS headers at all; "*" or one exact origin
+  // ("https://app.example") answers preflight requests and adds Access-Control-Allow-Origin.
+  std::string cors_origin;
 };
 
 class ApiServer {
@@ -46,6 +50,7 @@ class ApiServer {
 
  private:
   void handle(const HttpRequest& req, HttpResponse& res);
+  bool cors(const HttpRequest& req, HttpResponse& res) const;
   void route(const HttpRequest& req, HttpResponse& res);
   void chat_completions(const HttpRequest& req, HttpResponse& res);
   void completions(const HttpRequest& req, HttpResponse& res);
@@ -59,6 +64,7 @@ class ApiServer {
   std::shared_ptr<const ConstraintTokens> ctokens_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<HttpServer> http_;
+  std::thread warmup_;  // builds the constraint vocabulary in the background; joined by stop()
   mutable std::mutex render_mu_;
   mutable std::mutex metrics_mu_;
   std::map<std::pair<std::string, int>, int64_t> requests_;  // (path, status) -> count

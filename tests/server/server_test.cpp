@@ -277,7 +277,7 @@ TEST_F(ServerTest, KeepAliveChunkedBodyAndContinue) {
   }
   chunked += "0\r\n\r\n";
   send_all(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kKey +
-                   "\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+                   "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
   // 100 Continue first, then the answer; then a second request on the same connection.
   std::string got;
   char buf[4096];
