@@ -35,6 +35,8 @@ int run_bench(int argc, char** argv) {
       .option("tg", "N", "tokens generated one at a time, greedy (0: skip)", false, "128")
       .option("depth", "N", "tokens already in the cache when tg starts (prefilled untimed; decode speed at long context)",
               false, "0")
+      .option("batch", "N", "sequences decoded together in tg (each with its own cache and --depth); t/s is their sum",
+              false, "1")
       .option("reps", "N", "repetitions; the median is reported", false, "3")
       .option("warmup", "N", "warm-up runs (a 32-token prompt and 4 generated tokens each)", false, "1")
       .option("seed", "N", "seed for the random token ids", false, "42")
@@ -51,10 +53,12 @@ int run_bench(int argc, char** argv) {
   if (pp < 0 || tg < 0 || reps < 1 || warm < 0 || depth < 0)
     throw g4::Error("bench: --pp/--tg/--warmup/--depth must be >= 0 and --reps >= 1");
 
-  const long long chunk = args.get_int("chunk");
+  const long long chunk = args.get_int("chunk"), batch = args.get_int("batch");
+  if (batch < 1 || batch > 256) throw g4::Error("bench: --batch must be between 1 and 256");
   if (chunk < 1 || chunk > 65536) throw g4::Error("bench: --chunk must be between 1 and 65536");
   const int64_t ctx = std::max<long long>({pp, depth + tg, 32}) + 8;
-  g4::cli::check_memory_before_loading(args.get("model"), ctx, int(std::min<long long>(chunk, std::max(pp, 1LL))), kv_type);
+  g4::cli::check_memory_before_loading(args.get("model"), ctx, int(std::min<long long>(chunk, std::max(pp, 1LL))), kv_type,
+                                        0, int(batch));
 
   const double t_load0 = now_s();
   auto model = g4::load_model(args.get("model"));
@@ -76,16 +80,31 @@ int run_bench(int argc, char** argv) {
     model->prefill(*cache, ids);
     return double(n) / (now_s() - t0);
   };
+  // n steps of `batch` sequences decoding one token each in one forward pass (greedy).
   auto run_tg = [&](long long n, long long d) {
-    auto cache = model->new_cache(ctx, d > 0 ? 512 : 1, kv_type);
-    if (d > 0) model->prefill(*cache, rand_ids(d));
-    int32_t tok = rand_ids(1)[0];
+    std::vector<std::unique_ptr<g4::KVCache>> caches;
+    std::vector<int32_t> toks;
+    std::vector<std::vector<float>> logits(static_cast<size_t>(batch));
+    for (long long b = 0; b < batch; ++b) {
+      caches.push_back(model->new_cache(ctx, d > 0 ? int(std::min(chunk, d)) : 1, kv_type));
+      if (d > 0) model->prefill(*caches.back(), rand_ids(d));
+      toks.push_back(rand_ids(1)[0]);
+    }
+    std::vector<g4::BatchItem> items(static_cast<size_t>(batch));
     double t0 = now_s();
     for (long long i = 0; i < n; ++i) {
-      std::vector<float> logits = model->prefill(*cache, {tok});
-      tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      for (long long b = 0; b < batch; ++b) {
+        g4::BatchItem& it = items[size_t(b)];
+        it.cache = caches[size_t(b)].get();
+        it.ids = &toks[size_t(b)];
+        it.n_tokens = 1;
+        it.logits = &logits[size_t(b)];
+      }
+      model->forward(items);
+      for (long long b = 0; b < batch; ++b)
+        toks[size_t(b)] = int32_t(std::max_element(logits[size_t(b)].begin(), logits[size_t(b)].end()) - logits[size_t(b)].begin());
     }
-    return double(n) / (now_s() - t0);
+    return double(n * batch) / (now_s() - t0);
   };
 
   for (long long w = 0; w < warm; ++w) {
@@ -105,8 +124,9 @@ int run_bench(int argc, char** argv) {
               double(model->weight_bytes()) / 1e9, g4::kv_types_name(kv_type).c_str(), threads, load_s, rss_mb);
   if (pp > 0) std::printf("pp%lld: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", pp, median(pps), reps,
                           *std::min_element(pps.begin(), pps.end()), *std::max_element(pps.begin(), pps.end()));
-  if (tg > 0) std::printf("tg%lld%s: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", tg,
-                          depth > 0 ? (" @ depth " + std::to_string(depth)).c_str() : "", median(tgs), reps,
+  if (tg > 0) std::printf("tg%lld%s%s: %.2f t/s (median of %lld; min %.2f, max %.2f)\n", tg,
+                          depth > 0 ? (" @ depth " + std::to_string(depth)).c_str() : "",
+                          batch > 1 ? (" x " + std::to_string(batch) + " sequences").c_str() : "", median(tgs), reps,
                           *std::min_element(tgs.begin(), tgs.end()), *std::max_element(tgs.begin(), tgs.end()));
   if (args.has("json")) {
     g4::Json j;
@@ -116,6 +136,7 @@ int run_bench(int argc, char** argv) {
     j["tg"] = tg;
     j["depth"] = depth;
     j["chunk"] = chunk;
+    j["batch"] = batch;
     j["pp_samples"] = pps;
     j["tg_samples"] = tgs;
     j["threads"] = threads;

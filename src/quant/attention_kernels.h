@@ -2,8 +2,8 @@
 // Attention inner loops for a group of query heads that share one key/value head (grouped-query
 // attention): every cached row is read once per group instead of once per query head, and converted
 // from its storage type in registers. The rows are given as pointers, so the caller's cache layout
-// (rings, pages) stays its own business. Dispatched at run time: AVX-512 for f32/f16/bf16 rows, else
-// one row at a time through vector_ops' dispatched row kernels (Q8_0 / Q4_0 rows, CPUs without AVX-512).
+// (rings, pages) stays its own business. Dispatched at run time: AVX-512 for every row type, else one row
+// at a time through vector_ops' row kernels (CPUs without AVX-512).
 #include <cstdint>
 
 #include "quant/weight.h"

@@ -84,12 +84,12 @@ void check_case(WType t, int nh, int64_t d, int64_t n, bool portable_path) {
 }
 
 TEST(AttentionKernels, GroupedHeadsMatchReference) {
-  for (WType t : {WType::F32, WType::F16, WType::BF16, WType::Q8_0})
+  for (WType t : {WType::F32, WType::F16, WType::BF16, WType::Q8_0, WType::Q4_0})
     for (bool portable_path : {false, true})
       for (int nh : {1, 2, 3, 4, 7, 8, 13})
-        for (int64_t d : {16, 40, 64, 256})
+        for (int64_t d : {16, 40, 48, 64, 256})
           for (int64_t n : {1, 7, 33}) {
-            if (t == WType::Q8_0 && d % 32 != 0) continue;  // Q8_0 rows are whole 32-value blocks
+            if ((t == WType::Q8_0 || t == WType::Q4_0) && d % 32 != 0) continue;  // whole 32-value blocks
             check_case(t, nh, d, n, portable_path);
           }
 }
