@@ -198,6 +198,7 @@ struct PanelJob {
   int n_tiles, nt_last;       // tiles; valid tokens of the last one
   const __mmask16* mask;      // valid rows per group
   bool first;                 // the panel's first chunk of columns (y is written, not accumulated)
+  PanelPrefetch* pf;          // the next panel's weights, one step per block scaled
 };
 
 // Multiplies a whole panel job. Tile instructions execute in order and a C tile can be stored only once
@@ -274,6 +275,7 @@ void run_panel(const PanelJob& job) {
         store(j + kLag);
         if (++ks == nb) ks = 0, ++us;
       }
+      job.pf->step();
       const size_t xo = x0 + size_t(k) * kTok;
       scale_block<NT, K>(ring[j & 7], pb + size_t(k) * pstride, job.d + xo, job.s + xo, acc);
     }
@@ -316,6 +318,7 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
   // one costs less than a second pipeline).
   const PanelFn fn = table[n_tiles == 1 ? size_t((nt_last + 3) / 4 - 1) : 3];
   static thread_local AlignedPanel panel_store;
+  PanelPrefetch pf;
   uint8_t* panel = panel_store.get(size_t(kChunk) * kGroups * kGB);
   configure_tiles(kind);
   uint64_t panels = 0;
@@ -327,17 +330,18 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
     for (int64_t b0 = 0; b0 < nb_total; b0 += kChunk) {
       const int64_t nb = std::min<int64_t>(kChunk, nb_total - b0);
       repack_int8_panel(w, r, nrows, kGroups, b0, nb, true, panel);
-      // The next panel's weights are fetched while this one is multiplied (scattered row segments that
-      // the hardware prefetchers do not anticipate).
+      // The next panel's weights are fetched while this one is multiplied.
+      const int64_t steps = int64_t(n_tiles) * groups * nb;
       if (b0 + kChunk < nb_total)
-        prefetch_int8_rows(w, r, nrows, b0 + kChunk, std::min<int64_t>(kChunk, nb_total - b0 - kChunk));
-      else if (r + kPanelRows < r1)
-        prefetch_int8_rows(w, r + kPanelRows, int(std::min<int64_t>(kPanelRows, r1 - r - kPanelRows)), 0,
-                           std::min<int64_t>(kChunk, nb_total));
+        pf.start(w, r, nrows, b0 + kChunk, std::min<int64_t>(kChunk, nb_total - b0 - kChunk), steps);
+      else
+        pf.start(w, r + kPanelRows, int(std::clamp<int64_t>(r1 - r - kPanelRows, 0, kPanelRows)), 0,
+                 std::min<int64_t>(kChunk, nb_total), steps);
       const size_t at = size_t(b0) * kTok;  // tile 0's first block of the panel
-      const PanelJob job{panel,  nb, groups, a.q + at * 32, a.d + at, a.s + at, nbt * kTok, y + size_t(r), size_t(w.rows),
-                         n_tiles, nt_last, mask, b0 == 0};
+      const PanelJob job{panel,  nb,      groups,  a.q + at * 32, a.d + at, a.s + at, nbt * kTok, y + size_t(r),
+                         size_t(w.rows), n_tiles, nt_last, mask, b0 == 0, &pf};
       fn(job);
+      pf.finish();
       ++panels;
     }
   }

@@ -183,18 +183,14 @@ inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
   }
 }
 
-// Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into the cache.
-template <bool ToL1>  // L1 (just before use) or L2 (a chunk ahead)
+// Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into L1 (just before use).
 void prefetch_chunk(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb) {
   const WTypeInfo& info = wtype_info(w.type);
   const size_t begin = size_t(b0 * 32 / info.block_elems) * size_t(info.block_bytes);
   const size_t bytes = size_t(nb * 32 / info.block_elems) * size_t(info.block_bytes);
   for (int i = 0; i < nrows; ++i) {
     const char* p = reinterpret_cast<const char*>(w.row_ptr(r + i)) + begin;
-    for (size_t off = 0; off < bytes; off += 64) {
-      if constexpr (ToL1) _mm_prefetch(p + off, _MM_HINT_T0);
-      else _mm_prefetch(p + off, _MM_HINT_T1);
-    }
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
   }
 }
 
@@ -294,9 +290,9 @@ struct Repacker {
     scale.assign(size_t(prows * nb), 0.0f);
     min.assign(size_t(prows * nb), 0.0f);
     constexpr int kAhead = 4;  // rows requested ahead of the one being unpacked (DRAM latency)
-    prefetch_chunk<true>(w, r, std::min(kAhead, nrows), b0, nb);
+    prefetch_chunk(w, r, std::min(kAhead, nrows), b0, nb);
     for (int i = 0; i < nrows; ++i) {
-      if (i + kAhead < nrows) prefetch_chunk<true>(w, r + i + kAhead, 1, b0, nb);
+      if (i + kAhead < nrows) prefetch_chunk(w, r + i + kAhead, 1, b0, nb);
       unpack_row<Signed>(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, prows);
     }
     for (int g = 0; g < groups; ++g) {
@@ -315,7 +311,7 @@ struct Repacker {
 // y[t][r + lane] (+)= panel rows x tokens [0, NT) over nb blocks of the chunk starting at block b0.
 template <int NT, bool Mins>
 void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64_t b0, float* y, size_t ldy,
-           const __mmask16* mask, bool first) {
+           const __mmask16* mask, bool first, PanelPrefetch& pf) {
   __m512 facc[kGroups][NT];
   #pragma GCC unroll 8
   for (int g = 0; g < kGroups; ++g)
@@ -335,6 +331,7 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     xb[t] = a.bias + tok * size_t(a.nb) + size_t(b0);
   }
   for (int64_t b = 0; b < nb; ++b) {
+    pf.step();
     const uint8_t* pb = panel + size_t(b) * kGroups * kGroupBlockBytes;
     __m512i iacc[kGroups][NT];
     #pragma GCC unroll 8
@@ -377,7 +374,8 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + (t0 + size_t(t)) * ldy + size_t(kLanes * g), mask[g], facc[g][t]);
 }
 
-using MicroFn = void (*)(const uint8_t*, int64_t, const Int8Acts&, size_t, int64_t, float*, size_t, const __mmask16*, bool);
+using MicroFn = void (*)(const uint8_t*, int64_t, const Int8Acts&, size_t, int64_t, float*, size_t, const __mmask16*, bool,
+                         PanelPrefetch&);
 
 template <bool Mins, int... I>
 constexpr std::array<MicroFn, sizeof...(I)> micro_table(std::integer_sequence<int, I...>) {
@@ -393,8 +391,23 @@ void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_
   else repacker.run<false>(w, r, nrows, groups, b0, nb, panel);
 }
 
-void prefetch_int8_rows(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb) {
-  prefetch_chunk<false>(w, r, nrows, b0, nb);
+void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb, int64_t steps) {
+  const WTypeInfo& info = wtype_info(w.type);
+  const size_t begin = size_t(b0 * 32 / info.block_elems) * size_t(info.block_bytes);
+  const size_t bytes = size_t(nb * 32 / info.block_elems) * size_t(info.block_bytes);
+  first_ = nrows > 0 ? w.row_ptr(r) + begin : nullptr;
+  row_bytes_ = w.row_bytes();
+  lines_ = int64_t((bytes + 63) / 64);
+  total_ = nrows > 0 ? lines_ * nrows : 0;
+  next_ = row_ = line_ = 0;
+  per_step_ = std::max<int64_t>(1, (total_ + std::max<int64_t>(1, steps) - 1) / std::max<int64_t>(1, steps));
+}
+
+void PanelPrefetch::issue(int64_t until) {
+  for (; next_ < until; ++next_) {
+    _mm_prefetch(reinterpret_cast<const char*>(first_ + size_t(row_) * row_bytes_) + 64 * line_, _MM_HINT_T1);
+    if (++line_ == lines_) line_ = 0, ++row_;
+  }
 }
 
 bool gemm_int8_supported(WType t) {
@@ -541,6 +554,7 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);
   static thread_local std::vector<uint8_t> panel_store;
+  PanelPrefetch pf;
   panel_store.resize(size_t(kChunkBlocks) * kGroups * kGroupBlockBytes + 64);
   uint8_t* panel = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panel_store.data()) + 63) & ~uintptr_t(63));
   for (int64_t r = r0; r < r1; r += kPanelRows) {
@@ -553,15 +567,19 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
     for (int64_t b0 = 0; b0 < nb_total; b0 += kChunkBlocks) {
       const int64_t nb = std::min<int64_t>(kChunkBlocks, nb_total - b0);
       repack_int8_panel(w, r, nrows, kGroups, b0, nb, false, panel);
-      // Fetch the next chunk's weights while this one is multiplied: its rows are scattered segments
-      // (one per row) that the hardware prefetchers do not anticipate, and waiting for them one row at
+      // The next chunk's weights are fetched while this one is multiplied: waiting for them one row at
       // a time made the repacking latency-bound on wide matrices.
-      if (b0 + kChunkBlocks < nb_total) prefetch_chunk<false>(w, r, nrows, b0 + kChunkBlocks, std::min<int64_t>(kChunkBlocks, nb_total - b0 - kChunkBlocks));
-      else if (r + kPanelRows < r1) prefetch_chunk<false>(w, r + kPanelRows, int(std::min<int64_t>(kPanelRows, r1 - r - kPanelRows)), 0, std::min<int64_t>(kChunkBlocks, nb_total));
+      const int64_t steps = int64_t((n_tokens + kMaxTokens - 1) / kMaxTokens) * nb;
+      if (b0 + kChunkBlocks < nb_total)
+        pf.start(w, r, nrows, b0 + kChunkBlocks, std::min<int64_t>(kChunkBlocks, nb_total - b0 - kChunkBlocks), steps);
+      else
+        pf.start(w, r + kPanelRows, int(std::clamp<int64_t>(r1 - r - kPanelRows, 0, kPanelRows)), 0,
+                 std::min<int64_t>(kChunkBlocks, nb_total), steps);
       for (size_t t0 = 0; t0 < n_tokens; t0 += kMaxTokens) {
         const int nt = int(std::min<size_t>(kMaxTokens, n_tokens - t0));
-        table[size_t(nt - 1)](panel, nb, a, t0, b0, y + size_t(r), ldy, mask, b0 == 0);
+        table[size_t(nt - 1)](panel, nb, a, t0, b0, y + size_t(r), ldy, mask, b0 == 0, pf);
       }
+      pf.finish();
     }
   }
 }

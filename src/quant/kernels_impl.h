@@ -111,8 +111,26 @@ constexpr int64_t kInt8ChunkBlocks = 64;
 // K-quants. Needs AVX-512.
 void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
                        uint8_t* panel);
-// Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into L2 (the next panel's weights).
-void prefetch_int8_rows(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb);
+// Brings the next panel's weights (rows [r, r + nrows) x blocks [b0, b0 + nb), scattered segments that
+// the hardware prefetchers do not anticipate) into L2 a share at a time while the current panel is
+// multiplied: a burst of hundreds of prefetches stalls the core once the line fill buffers are full.
+class PanelPrefetch {
+ public:
+  // Plans the requests, to be issued over `steps` calls of step(); an empty range plans nothing.
+  void start(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb, int64_t steps);
+  void step() {
+    if (next_ < total_) issue(std::min(total_, next_ + per_step_));
+  }
+  void finish() { issue(total_); }
+
+ private:
+  void issue(int64_t until);
+  const uint8_t* first_ = nullptr;  // row r at block b0
+  size_t row_bytes_ = 0;
+  int64_t lines_ = 0;               // per row
+  int64_t total_ = 0, next_ = 0, per_step_ = 0;
+  int64_t row_ = 0, line_ = 0;      // position of next_
+};
 
 // Weight types the VNNI integer GEMM handles (Q4_0, Q8_0, Q4_K, Q5_K) and their unsigned-code offset.
 bool gemm_int8_supported(WType t);
