@@ -50,119 +50,48 @@ constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel r
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-// Unpacks row r of w into codes (one byte per element) and per-32 scale / min. Unsigned codes:
-// element = scale * code - min - offset * scale (offset from gemm_int8_offset; min is 0 for Q4_0/Q8_0).
-// Signed codes: element = scale * code - min, offsets already subtracted; Q6_K (signed only) stores the
-// scales of its two 16-value halves in scale and min. scale[b * sstride] / min[b * sstride] receive block
-// b's values.
-template <bool Signed>
-void unpack_row(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
-                int64_t sstride) {
+// Unpacks row r of a Q6_K weight into signed codes (one byte per element, q - 32) and, per 32 values, the
+// scales of the two 16-value halves: element = scale * code (first half) / min * code (second half).
+// scale[b * sstride] / min[b * sstride] receive block b's values; b0 and nb are multiples of 8.
+void unpack_row_q6_k(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
+                     int64_t sstride) {
   const uint8_t* row = w.row_ptr(r);
-  switch (w.type) {
-    case WType::Q4_0: {
-      const Q4_0* b = reinterpret_cast<const Q4_0*>(row) + b0;
-      const __m128i m4 = _mm_set1_epi8(0x0f), off = _mm_set1_epi8(Signed ? 8 : 0);
-      for (int64_t i = 0; i < nb; ++i) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i), _mm_sub_epi8(_mm_and_si128(v, m4), off));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * i + 16),
-                         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), off));
-        scale[i * sstride] = h2f(b[i].d);
-        min[i * sstride] = 0.0f;
+  // Element 32 * j + k of a super-block (half h = j / 4, quarter q = j % 4): low 4 bits from
+  // ql[64h + 32 (q & 1) + k] (low nibble for q < 2), high 2 bits from qh[32h + k] >> 2q; minus 32.
+  const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03), off = _mm256_set1_epi8(32);
+  for (int64_t s = 0; s < nb / 8; ++s) {
+    const Q6_K* blk = reinterpret_cast<const Q6_K*>(row) + (b0 / 8 + s);
+    uint8_t* out = codes + 256 * s;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+      const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                             _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                             _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+      for (int q = 0; q < 4; ++q) {
+        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * q), m3), 4);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 128 * h + 32 * q),
+                            _mm256_sub_epi8(_mm256_or_si256(lo[q], hi), off));
       }
-      return;
     }
-    case WType::Q8_0: {
-      const Q8_0* b = reinterpret_cast<const Q8_0*>(row) + b0;
-      const __m256i flip = _mm256_set1_epi8(char(Signed ? 0 : 0x80));
-      for (int64_t i = 0; i < nb; ++i) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * i), _mm256_xor_si256(v, flip));
-        scale[i * sstride] = h2f(b[i].d);
-        min[i * sstride] = 0.0f;
-      }
-      return;
+    const float d = h2f(blk->d);
+    for (int j = 0; j < 8; ++j) {
+      scale[(8 * s + j) * sstride] = d * float(blk->scales[2 * j]);
+      min[(8 * s + j) * sstride] = d * float(blk->scales[2 * j + 1]);
     }
-    case WType::Q6_K: {
-      // Element 32 * j + k of a super-block (half h = j / 4, quarter q = j % 4): low 4 bits from
-      // ql[64h + 32 (q & 1) + k] (low nibble for q < 2), high 2 bits from qh[32h + k] >> 2q; minus 32.
-      const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03), off = _mm256_set1_epi8(32);
-      for (int64_t s = 0; s < nb / 8; ++s) {
-        const Q6_K* blk = reinterpret_cast<const Q6_K*>(row) + (b0 / 8 + s);
-        uint8_t* out = codes + 256 * s;
-        for (int h = 0; h < 2; ++h) {
-          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
-          const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
-          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-          const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
-                                 _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                 _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
-          for (int q = 0; q < 4; ++q) {
-            const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * q), m3), 4);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 128 * h + 32 * q),
-                                _mm256_sub_epi8(_mm256_or_si256(lo[q], hi), off));
-          }
-        }
-        const float d = h2f(blk->d);
-        for (int j = 0; j < 8; ++j) {
-          scale[(8 * s + j) * sstride] = d * float(blk->scales[2 * j]);
-          min[(8 * s + j) * sstride] = d * float(blk->scales[2 * j + 1]);
-        }
-      }
-      return;
-    }
-    case WType::Q4_K:
-    case WType::Q5_K: {
-      // b0 and nb are multiples of 8 (whole super-blocks): the caller chunks columns by kChunkBlocks.
-      const bool five = w.type == WType::Q5_K;
-      const size_t sbytes = five ? sizeof(Q5_K) : sizeof(Q4_K);
-      const __m256i m4 = _mm256_set1_epi8(0x0f);
-      for (int64_t s = 0; s < nb / 8; ++s) {
-        const uint8_t* blk = row + size_t(b0 / 8 + s) * sbytes;
-        uint16_t dh, mh;
-        std::memcpy(&dh, blk, 2);
-        std::memcpy(&mh, blk + 2, 2);
-        const float d = h2f(dh), dmin = h2f(mh);
-        const uint8_t* sc = blk + 4;
-        const uint8_t* qs = blk + (five ? 48 : 16);
-        const uint8_t* qh = blk + 16;
-        uint8_t* out = codes + 256 * s;
-        for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-          __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-          if (five) {
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-            const __m256i bit_lo = _mm256_set1_epi8(char(1 << (2 * c))), bit_hi = _mm256_set1_epi8(char(2 << (2 * c)));
-            const __m256i sixteen = _mm256_set1_epi8(16);
-            lo = _mm256_add_epi8(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit_lo), bit_lo), sixteen));
-            hi = _mm256_add_epi8(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit_hi), bit_hi), sixteen));
-          }
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 64 * c), lo);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 64 * c + 32), hi);
-        }
-        for (int j = 0; j < 8; ++j) {
-          int scj, mj;
-          k4_scale_min(sc, j, scj, mj);
-          scale[(8 * s + j) * sstride] = d * float(scj);
-          min[(8 * s + j) * sstride] = dmin * float(mj);
-        }
-      }
-      return;
-    }
-    default:
-      return;
   }
 }
 
 // Transposes 16 rows x 8 dwords (32 codes of one block per row, rows `stride` bytes apart) into 8
 // vectors: vector j holds dword j of rows 0..15. Three rounds of shuffles, no gathers (slow on some CPUs).
-inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
+// The same with row i read at base + off[i] (any row order, repeats allowed), the 8 vectors returned.
+inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* out) {
   __m512i z[8], t[8], u[8];
   #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i)
-    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i * stride))),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + (i + 8) * stride)), 1);
+    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i]))),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i + 8])), 1);
   #pragma GCC unroll 4
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
@@ -178,9 +107,18 @@ inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
   const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   #pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
-    _mm512_store_si512(dst + 64 * c, _mm512_permutex2var_epi64(u[c], lo, u[c + 4]));
-    _mm512_store_si512(dst + 64 * (c + 4), _mm512_permutex2var_epi64(u[c], hi, u[c + 4]));
+    out[c] = _mm512_permutex2var_epi64(u[c], lo, u[c + 4]);
+    out[c + 4] = _mm512_permutex2var_epi64(u[c], hi, u[c + 4]);
   }
+}
+
+inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
+  alignas(64) int32_t off[16];
+  for (int i = 0; i < 16; ++i) off[i] = int32_t(i * stride);
+  __m512i v[8];
+  transpose_16x8_at(src, off, v);
+  #pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) _mm512_store_si512(dst + 64 * j, v[j]);
 }
 
 // Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into L1 (just before use).
@@ -200,9 +138,9 @@ inline __m512 gather_scales(const uint8_t* rows, __m512i offs, size_t at) {
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
 }
 
-// Q4_0 / Q8_0 straight from the weights into the panel layout, one 16-row group and block at a time
-// (no intermediate copy: these two types are what the models mostly use, and for a few tokens the
-// repacking is most of the work). Rows past nrows repeat the last row (their results are masked off).
+// Q4_0 / Q8_0 / Q4_K / Q5_K straight from the weights into the panel layout, one 16-row group at a time
+// (no intermediate copy: for a few tokens the repacking is most of the work). Rows past nrows repeat the
+// last row (their results are masked off).
 template <bool Signed>
 void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int g, int64_t b0, int64_t nb,
                          uint8_t* panel) {
@@ -215,26 +153,59 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
   const size_t pstride = size_t(groups) * kGroupBlockBytes;
   uint8_t* dst = panel + size_t(g) * kGroupBlockBytes;
   if (w.type == WType::Q8_0) {
-    const __m256i flip = _mm256_set1_epi8(char(Signed ? 0 : 0x80));
+    const __m512i flip = _mm512_set1_epi8(char(Signed ? 0 : 0x80));
     for (int64_t b = 0; b < nb; ++b, dst += pstride) {
       const size_t at = size_t(b0 + b) * sizeof(Q8_0);
-      // transpose_16x8 reads rows `stride` apart: duplicate the last row through a small copy when the
-      // group is partial.
-      if (n == kLanes) {
-        transpose_16x8(rows + at + 2, int64_t(rb), dst);
-      } else {
-        alignas(32) uint8_t tmp[kLanes][32];
-        for (int i = 0; i < kLanes; ++i) std::memcpy(tmp[i], rows + size_t(off[i]) + at + 2, 32);
-        transpose_16x8(tmp[0], 32, dst);
-      }
-      if (!Signed)
-        for (int j = 0; j < 8; ++j) {
-          __m256i* v = reinterpret_cast<__m256i*>(dst + 64 * j);
-          _mm256_store_si256(v, _mm256_xor_si256(_mm256_load_si256(v), flip));
-          _mm256_store_si256(v + 1, _mm256_xor_si256(_mm256_load_si256(v + 1), flip));
-        }
+      __m512i v[8];
+      transpose_16x8_at(rows + at + 2, off, v);
+      for (int j = 0; j < 8; ++j) _mm512_store_si512(dst + 64 * j, _mm512_xor_si512(v[j], flip));
       _mm512_store_ps(dst + kCodeBytes, gather_scales(rows, offs, at));
       _mm512_store_ps(dst + kCodeBytes + 64, _mm512_setzero_ps());
+    }
+    return;
+  }
+  if (w.type == WType::Q4_K || w.type == WType::Q5_K) {
+    // Per super-block: the 32 bytes of each pair of sub-blocks transposed once give both sub-blocks'
+    // codes (low and high nibbles); Q5_K's fifth bits (bit j of qh[l] for element l of sub-block j) are
+    // transposed once per super-block. The 6-bit scales and mins of all 16 rows are decoded side by side
+    // (one row per lane). b0 and nb are multiples of 8.
+    const bool five = w.type == WType::Q5_K;
+    const size_t sbytes = five ? sizeof(Q5_K) : sizeof(Q4_K);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), sixteen = _mm512_set1_epi8(16);
+    const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m2 = _mm512_set1_epi32(0x03030303), mlo = _mm512_set1_epi32(0x0f0f0f0f);
+    const __m512i byte = _mm512_set1_epi32(0xff);
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      const size_t at = size_t(b0 / 8 + sb) * sbytes;
+      const __m512 d = gather_scales(rows, offs, at), dmin = gather_scales(rows, offs, at + 2);
+      const __m512i u0 = _mm512_i32gather_epi32(offs, rows + at + 4, 1);
+      const __m512i u1 = _mm512_i32gather_epi32(offs, rows + at + 8, 1);
+      const __m512i u2 = _mm512_i32gather_epi32(offs, rows + at + 12, 1);
+      const __m512i sc[2] = {_mm512_and_si512(u0, m6),
+                             _mm512_or_si512(_mm512_and_si512(u2, mlo),
+                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
+      const __m512i mn[2] = {_mm512_and_si512(u1, m6),
+                             _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), mlo),
+                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
+      __m512i qh[8];
+      if (five) transpose_16x8_at(rows + at + 16, off, qh);
+      for (int p = 0; p < 4; ++p) {
+        __m512i v[8];
+        transpose_16x8_at(rows + at + (five ? 48 : 16) + 32 * p, off, v);
+        for (int h = 0; h < 2; ++h) {
+          const int j = 2 * p + h;  // sub-block
+          uint8_t* out = dst + size_t(8 * sb + j) * pstride;
+          for (int c = 0; c < 8; ++c) {
+            __m512i q = _mm512_and_si512(h ? _mm512_srli_epi16(v[c], 4) : v[c], m4);
+            if (five) q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(qh[c], _mm512_set1_epi8(char(1 << j))), q, sixteen);
+            _mm512_store_si512(out + 64 * c, q);
+          }
+          const int shift = 8 * (j & 3);
+          const __m512i scj = _mm512_and_si512(_mm512_srli_epi32(sc[j >> 2], shift), byte);
+          const __m512i mj = _mm512_and_si512(_mm512_srli_epi32(mn[j >> 2], shift), byte);
+          _mm512_store_ps(out + kCodeBytes, _mm512_mul_ps(d, _mm512_cvtepi32_ps(scj)));
+          _mm512_store_ps(out + kCodeBytes + 64, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mj)));
+        }
+      }
     }
     return;
   }
@@ -274,9 +245,10 @@ struct Repacker {
 
   template <bool Signed>
   void run(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
+    // Q4_0, Q8_0, Q4_K and Q5_K go straight into the panel; Q6_K (signed codes only) through a row buffer.
     const int prows = kLanes * groups;
     const int used = (nrows + kLanes - 1) / kLanes;
-    if (w.type == WType::Q4_0 || w.type == WType::Q8_0) {
+    if (w.type == WType::Q4_0 || w.type == WType::Q8_0 || w.type == WType::Q4_K || w.type == WType::Q5_K) {
       for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
       for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
         for (int64_t b = 0; b < nb; ++b)
@@ -293,7 +265,7 @@ struct Repacker {
     prefetch_chunk(w, r, std::min(kAhead, nrows), b0, nb);
     for (int i = 0; i < nrows; ++i) {
       if (i + kAhead < nrows) prefetch_chunk(w, r + i + kAhead, 1, b0, nb);
-      unpack_row<Signed>(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, prows);
+      unpack_row_q6_k(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, prows);
     }
     for (int g = 0; g < groups; ++g) {
       const uint8_t* src = codes.data() + kLanes * g * stride;
