@@ -25,7 +25,7 @@ constexpr size_t kBf16GemmMinTokens = 16;
 // Quantized weights: integer GEMM from this many tokens; below, the matrix-vector kernels (a few tokens
 // per pass over each row). Both read every weight once per call; the GEMM costs a repacking of the
 // weights, which pays once a pass of the row kernels would cover fewer tokens than the call has.
-constexpr size_t kInt8GemmMinTokens = 6;
+constexpr size_t kInt8GemmMinTokens = 5;
 // AMX-INT8 instead of the VNNI GEMM from this many tokens: the tile unit needs whole 16-token tiles to
 // beat VNNI (measured with matmul_bench). Q6_K, which the VNNI GEMM does not handle, takes the AMX GEMM
 // from kInt8GemmMinTokens.
