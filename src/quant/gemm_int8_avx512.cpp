@@ -28,10 +28,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
 
@@ -50,42 +52,8 @@ constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel r
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-// Unpacks row r of a Q6_K weight into signed codes (one byte per element, q - 32) and, per 32 values, the
-// scales of the two 16-value halves: element = scale * code (first half) / min * code (second half).
-// scale[b * sstride] / min[b * sstride] receive block b's values; b0 and nb are multiples of 8.
-void unpack_row_q6_k(const Weight& w, int64_t r, int64_t b0, int64_t nb, uint8_t* codes, float* scale, float* min,
-                     int64_t sstride) {
-  const uint8_t* row = w.row_ptr(r);
-  // Element 32 * j + k of a super-block (half h = j / 4, quarter q = j % 4): low 4 bits from
-  // ql[64h + 32 (q & 1) + k] (low nibble for q < 2), high 2 bits from qh[32h + k] >> 2q; minus 32.
-  const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03), off = _mm256_set1_epi8(32);
-  for (int64_t s = 0; s < nb / 8; ++s) {
-    const Q6_K* blk = reinterpret_cast<const Q6_K*>(row) + (b0 / 8 + s);
-    uint8_t* out = codes + 256 * s;
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
-      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
-      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-      const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
-                             _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                             _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
-      for (int q = 0; q < 4; ++q) {
-        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * q), m3), 4);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 128 * h + 32 * q),
-                            _mm256_sub_epi8(_mm256_or_si256(lo[q], hi), off));
-      }
-    }
-    const float d = h2f(blk->d);
-    for (int j = 0; j < 8; ++j) {
-      scale[(8 * s + j) * sstride] = d * float(blk->scales[2 * j]);
-      min[(8 * s + j) * sstride] = d * float(blk->scales[2 * j + 1]);
-    }
-  }
-}
-
-// Transposes 16 rows x 8 dwords (32 codes of one block per row, rows `stride` bytes apart) into 8
+// Transposes 16 rows x 8 dwords (32 bytes per row, row i at base + off[i]; repeats allowed) into 8
 // vectors: vector j holds dword j of rows 0..15. Three rounds of shuffles, no gathers (slow on some CPUs).
-// The same with row i read at base + off[i] (any row order, repeats allowed), the 8 vectors returned.
 inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* out) {
   __m512i z[8], t[8], u[8];
   #pragma GCC unroll 8
@@ -112,35 +80,14 @@ inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* 
   }
 }
 
-inline void transpose_16x8(const uint8_t* src, int64_t stride, uint8_t* dst) {
-  alignas(64) int32_t off[16];
-  for (int i = 0; i < 16; ++i) off[i] = int32_t(i * stride);
-  __m512i v[8];
-  transpose_16x8_at(src, off, v);
-  #pragma GCC unroll 8
-  for (int j = 0; j < 8; ++j) _mm512_store_si512(dst + 64 * j, v[j]);
-}
-
-// Asks for rows [r, r + nrows) x blocks [b0, b0 + nb) to be brought into L1 (just before use).
-void prefetch_chunk(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb) {
-  const WTypeInfo& info = wtype_info(w.type);
-  const size_t begin = size_t(b0 * 32 / info.block_elems) * size_t(info.block_bytes);
-  const size_t bytes = size_t(nb * 32 / info.block_elems) * size_t(info.block_bytes);
-  for (int i = 0; i < nrows; ++i) {
-    const char* p = reinterpret_cast<const char*>(w.row_ptr(r + i)) + begin;
-    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-  }
-}
-
 // The f16 scales at byte offset `at` of 16 rows (row i at rows + offs[i]) as f32.
 inline __m512 gather_scales(const uint8_t* rows, __m512i offs, size_t at) {
   const __m512i v = _mm512_i32gather_epi32(offs, rows + at, 1);  // the scale is each dword's low half
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
 }
 
-// Q4_0 / Q8_0 / Q4_K / Q5_K straight from the weights into the panel layout, one 16-row group at a time
-// (no intermediate copy: for a few tokens the repacking is most of the work). Rows past nrows repeat the
-// last row (their results are masked off).
+// Weights straight into the panel layout, one 16-row group at a time (for a few tokens the repacking is
+// most of the work). Rows past nrows repeat the last row (their results are masked off).
 template <bool Signed>
 void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int g, int64_t b0, int64_t nb,
                          uint8_t* panel) {
@@ -209,6 +156,41 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
     }
     return;
   }
+  if (w.type == WType::Q6_K) {
+    // Signed codes only. Per half of a super-block (4 sub-blocks): its 64 bytes of low bits and 32 of
+    // high bits transposed once; per sub-block the two 16-value halves' scales (int8 x the super-block's d).
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03), off32 = _mm512_set1_epi8(32);
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      const size_t at = size_t(b0 / 8 + sb) * sizeof(Q6_K);
+      // d is the super-block's last 2 bytes: gathered with the 2 before it, so as not to read past the row.
+      const __m512i dv = _mm512_i32gather_epi32(offs, rows + at + offsetof(Q6_K, d) - 2, 1);
+      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dv, 16)));
+      __m512i sc4[4];  // scales 4i..4i+3 of each row
+      for (int i = 0; i < 4; ++i) sc4[i] = _mm512_i32gather_epi32(offs, rows + at + offsetof(Q6_K, scales) + 4 * i, 1);
+      for (int h = 0; h < 2; ++h) {
+        __m512i l0[8], l1[8], hb[8];
+        transpose_16x8_at(rows + at + offsetof(Q6_K, ql) + 64 * h, off, l0);
+        transpose_16x8_at(rows + at + offsetof(Q6_K, ql) + 64 * h + 32, off, l1);
+        transpose_16x8_at(rows + at + offsetof(Q6_K, qh) + 32 * h, off, hb);
+        for (int q = 0; q < 4; ++q) {
+          const int j = 4 * h + q;  // sub-block
+          uint8_t* out = dst + size_t(8 * sb + j) * pstride;
+          for (int c = 0; c < 8; ++c) {
+            const __m512i l = (q & 1) ? l1[c] : l0[c];
+            const __m512i lo = _mm512_and_si512(q < 2 ? l : _mm512_srli_epi16(l, 4), m4);
+            const __m512i hi = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb[c], 2 * q), m3), 4);
+            _mm512_store_si512(out + 64 * c, _mm512_sub_epi8(_mm512_or_si512(lo, hi), off32));
+          }
+          for (int half = 0; half < 2; ++half) {
+            const int k = 2 * j + half;  // scale index
+            const __m512i sk = _mm512_srai_epi32(_mm512_slli_epi32(sc4[k / 4], 24 - 8 * (k % 4)), 24);  // int8
+            _mm512_store_ps(out + kCodeBytes + 64 * half, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sk)));
+          }
+        }
+      }
+    }
+    return;
+  }
   // Q4_0: the 16 bytes of packed nibbles of 4 rows per register (one row per 128-bit lane); dword j of
   // a row holds codes 4j..4j+3 (low nibbles) and 16+4j..16+4j+3 (high nibbles). Transposing 16 rows x 4
   // dwords gives the panel's vectors j and j + 4 at once.
@@ -239,46 +221,14 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
 }
 
 // Repacks rows [r, r + nrows) x blocks [b0, b0 + nb) into the panel layout (see kernels_impl.h).
-struct Repacker {
-  std::vector<uint8_t> codes;      // [groups * 16][32 * nb]
-  std::vector<float> scale, min;   // [nb][groups * 16]: the 16 values a group needs are contiguous
-
-  template <bool Signed>
-  void run(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
-    // Q4_0, Q8_0, Q4_K and Q5_K go straight into the panel; Q6_K (signed codes only) through a row buffer.
-    const int prows = kLanes * groups;
-    const int used = (nrows + kLanes - 1) / kLanes;
-    if (w.type == WType::Q4_0 || w.type == WType::Q8_0 || w.type == WType::Q4_K || w.type == WType::Q5_K) {
-      for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
-      for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
-        for (int64_t b = 0; b < nb; ++b)
-          std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
-      return;
-    }
-    const int64_t stride = 32 * nb;
-    codes.resize(size_t(prows * stride));
-    // Rows past the matrix read as zeros (their results are masked off; zeros keep them finite).
-    std::fill(codes.begin() + nrows * stride, codes.end(), uint8_t(0));
-    scale.assign(size_t(prows * nb), 0.0f);
-    min.assign(size_t(prows * nb), 0.0f);
-    constexpr int kAhead = 4;  // rows requested ahead of the one being unpacked (DRAM latency)
-    prefetch_chunk(w, r, std::min(kAhead, nrows), b0, nb);
-    for (int i = 0; i < nrows; ++i) {
-      if (i + kAhead < nrows) prefetch_chunk(w, r + i + kAhead, 1, b0, nb);
-      unpack_row_q6_k(w, r + i, b0, nb, codes.data() + i * stride, scale.data() + i, min.data() + i, prows);
-    }
-    for (int g = 0; g < groups; ++g) {
-      const uint8_t* src = codes.data() + kLanes * g * stride;
-      for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* dst = panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes;
-        transpose_16x8(src + 32 * b, stride, dst);
-        const size_t at = size_t(b * prows + kLanes * g);
-        _mm512_store_ps(dst + kCodeBytes, _mm512_loadu_ps(scale.data() + at));
-        _mm512_store_ps(dst + kCodeBytes + 64, _mm512_loadu_ps(min.data() + at));
-      }
-    }
-  }
-};
+template <bool Signed>
+void repack_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
+  const int used = (nrows + kLanes - 1) / kLanes;
+  for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+  for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
+    for (int64_t b = 0; b < nb; ++b)
+      std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
+}
 
 // y[t][r + lane] (+)= panel rows x tokens [0, NT) over nb blocks of the chunk starting at block b0.
 template <int NT, bool Mins>
@@ -358,9 +308,9 @@ constexpr std::array<MicroFn, sizeof...(I)> micro_table(std::integer_sequence<in
 
 void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
                        uint8_t* panel) {
-  static thread_local Repacker repacker;
-  if (signed_codes) repacker.run<true>(w, r, nrows, groups, b0, nb, panel);
-  else repacker.run<false>(w, r, nrows, groups, b0, nb, panel);
+  check(signed_codes || w.type != WType::Q6_K, "repack_int8_panel: Q6_K codes are signed only");
+  if (signed_codes) repack_panel<true>(w, r, nrows, groups, b0, nb, panel);
+  else repack_panel<false>(w, r, nrows, groups, b0, nb, panel);
 }
 
 void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int64_t nb, int64_t steps) {
