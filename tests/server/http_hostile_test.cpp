@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,7 +47,8 @@ HttpHandler test_handler(std::shared_ptr<Counters> c) {
       res.send(200, "text/plain", "slept");
     } else if (req.path == "/stream") {
       if (!res.start_stream(200, "text/event-stream")) return;
-      for (int i = 0; i < 1000; ++i) {
+      const int n = req.query.rfind("n=", 0) == 0 ? std::atoi(req.query.c_str() + 2) : 1000;
+      for (int i = 0; i < n; ++i) {
         if (res.shutting_down()) {
           ++c->stream_shutdown;
           res.write("data: {\"error\":\"shutting down\"}\n\n");
@@ -212,7 +214,49 @@ TEST_F(HttpHostile, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(c.body, "third!");
   EXPECT_TRUE(closed_within(fd, 3000));
   ::close(fd);
+  // Many requests in one write: answered one at a time, in order, with bounded buffering.
+  fd = connect_to(port_);
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(std::to_string(i).size()) + "\r\n\r\n" + std::to_string(i);
+  send_all(fd, many);
+  buf.clear();
+  for (int i = 0; i < 100; ++i) {
+    Response r = read_response(fd, buf);
+    ASSERT_EQ(r.status, 200) << i;
+    ASSERT_EQ(r.body, std::to_string(i));
+  }
+  ::close(fd);
   expect_healthy("after pipelining");
+}
+
+TEST_F(HttpHostile, Http10AndAbsoluteForm) {
+  start();
+  // HTTP/1.0 has no chunked encoding: a stream is delimited by closing the connection.
+  int fd = connect_to(port_);
+  send_all(fd, "GET /stream?n=3 HTTP/1.0\r\n\r\n");
+  std::string got = read_all(fd);
+  ::close(fd);
+  Response r = take_response(got);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Transfer-Encoding"), "");
+  EXPECT_EQ(r.header("Connection"), "close");
+  EXPECT_EQ(r.body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+  // HTTP/1.0 keep-alive on request; a plain 1.0 request closes.
+  fd = connect_to(port_);
+  send_all(fd, "GET /ok HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  std::string buf;
+  r = read_response(fd, buf);
+  EXPECT_EQ(r.body, "ok");
+  EXPECT_EQ(r.header("Connection"), "keep-alive");
+  send_all(fd, "GET /ok HTTP/1.0\r\n\r\n");
+  r = read_response(fd, buf);
+  EXPECT_EQ(r.body, "ok");
+  EXPECT_TRUE(closed_within(fd, 3000));
+  ::close(fd);
+  // The absolute form of a target (as sent to proxies) is served by its path.
+  r = request_once(port_, "GET http://localhost:1234/ok?x=1 HTTP/1.1\r\nHost: localhost:1234\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.body, "ok");
+  expect_healthy("after HTTP/1.0 and absolute-form requests");
 }
 
 TEST_F(HttpHostile, KeepAliveContinueAndHead) {
