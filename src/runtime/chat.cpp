@@ -57,6 +57,7 @@ class SpecialStrings {
 };
 
 // Applies protect() to every string inside a JSON value (message contents, tool definitions...).
+// Recursive: callers with untrusted JSON bound its depth first (the server does, before parsing).
 Json protect_strings(const Json& j, const SpecialStrings& sp) {
   if (j.is_string()) return sp.protect(j.get<std::string>());
   if (j.is_array()) {
@@ -101,7 +102,10 @@ struct ChatFormat::Specials : SpecialStrings {
 ChatFormat::ChatFormat(std::shared_ptr<const Tokenizer> tokenizer, std::string template_source, std::string origin)
     : tokenizer_(std::move(tokenizer)),
       template_(std::move(template_source), std::move(origin)),
-      specials_(std::make_shared<const Specials>(*tokenizer_)) {}
+      specials_(std::make_shared<const Specials>(*tokenizer_)) {
+  for (int32_t id = 0; id < tokenizer_->vocab_size(); ++id)
+    max_token_bytes_ = std::max(max_token_bytes_, tokenizer_->token_bytes(id).size());
+}
 
 std::unique_ptr<ChatFormat> ChatFormat::load(const std::string& model_path) {
   std::shared_ptr<const Tokenizer> tok = Tokenizer::load(model_path);
@@ -128,10 +132,42 @@ std::string ChatFormat::render(const Json& messages, const Json& tools, const Ch
 std::vector<int32_t> ChatFormat::prompt_ids(const Json& messages, const Json& tools, const ChatOptions& options) const {
   Json safe_messages = protect_strings(messages, *specials_);
   Json safe_tools = protect_strings(tools, *specials_);
-  std::string marked = template_.render(make_context(safe_messages, safe_tools, options, *tokenizer_));
+  const int64_t max_tokens = options.max_prompt_tokens;
+  ChatTemplate tpl = template_;  // shares the parsed template; only the limits differ
+  // A protected special-token string in user text gains two 3-byte marks and is at least one token, so
+  // the marked text of T tokens has at most T * (max_token_bytes + 2 * kMarkLen) bytes.
+  const uint64_t bytes_per_token = max_token_bytes_ + 2 * kMarkLen;
+  if (max_tokens > 0) {
+    TemplateLimits lim = tpl.limits();
+    lim.max_steps = std::min<uint64_t>(lim.max_steps, options.max_template_steps);
+    lim.max_loop_iterations = std::min<uint64_t>(lim.max_loop_iterations, options.max_template_steps);
+    if (uint64_t(max_tokens) < lim.max_output_bytes / bytes_per_token)
+      lim.max_output_bytes = size_t(uint64_t(max_tokens) * bytes_per_token);
+    tpl.set_limits(lim);
+  }
+  std::string marked;
+  try {
+    marked = tpl.render(make_context(safe_messages, safe_tools, options, *tokenizer_));
+  } catch (const Error& e) {
+    // Output past the cap means more tokens than max_tokens (see above).
+    if (max_tokens > 0 && std::string(e.what()).find("template output too large") != std::string::npos)
+      throw PromptTooLong(max_tokens + 1, max_tokens);
+    throw;
+  }
   std::vector<std::pair<size_t, size_t>> plain;
   std::string text = strip_marks(marked, &plain);
-  return tokenizer_->encode_protected(text, plain);
+  if (max_tokens > 0 && min_tokens(text) > max_tokens) throw PromptTooLong(min_tokens(text), max_tokens);
+  std::vector<int32_t> ids = tokenizer_->encode_protected(text, plain);
+  if (max_tokens > 0 && int64_t(ids.size()) > max_tokens) throw PromptTooLong(int64_t(ids.size()), max_tokens);
+  return ids;
+}
+
+bool ChatFormat::opens_reasoning(const std::vector<int32_t>& prompt) const {
+  size_t k = std::min<size_t>(prompt.size(), 4);
+  std::vector<int32_t> tail(prompt.end() - long(k), prompt.end());
+  std::string text = tokenizer_->decode(tail);
+  return text.size() >= gemma4::kThoughtChannel.size() &&
+         text.compare(text.size() - gemma4::kThoughtChannel.size(), std::string::npos, gemma4::kThoughtChannel) == 0;
 }
 
 AnswerStream::AnswerStream(const Tokenizer& tokenizer, StopConfig stop, bool start_in_reasoning)
