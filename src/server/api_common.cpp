@@ -1,5 +1,6 @@
 #include "server/api_common.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -14,8 +15,10 @@ void send_error(HttpResponse& res, const ApiError& e) {
   res.send(e.status, "application/json", error_body(e));
 }
 
-PumpResult pump(SeqChannel& ch, HttpResponse& res, const std::function<bool(const AnswerStream::Delta&)>& on_delta) {
+PumpResult pump(SeqChannel& ch, HttpResponse& res, int n, const std::function<bool(const SeqEvent&)>& on_event) {
   PumpResult r;
+  r.choices.resize(size_t(std::max(n, 1)));
+  int open = int(r.choices.size());
   std::vector<SeqEvent> events;
   auto last_check = std::chrono::steady_clock::now();
   for (;;) {
@@ -44,21 +47,36 @@ PumpResult pump(SeqChannel& ch, HttpResponse& res, const std::function<bool(cons
     }
     if (!got) continue;
     for (SeqEvent& e : events) {
-      if (!on_delta(e.delta)) {
+      if (!on_event(e)) {
         ch.cancel();
         r.finish_reason = "gone";
         return r;
       }
-      if (e.done) {
-        r.finish_reason = e.finish_reason;
-        r.error = e.error;
-        r.prompt_tokens = e.prompt_tokens;
-        r.cached_tokens = e.cached_tokens;
-        r.completion_tokens = e.completion_tokens;
-        return r;
-      }
+      if (!e.done || e.index < 0 || size_t(e.index) >= r.choices.size()) continue;
+      ChoiceResult& c = r.choices[size_t(e.index)];
+      c.finish_reason = e.finish_reason;
+      c.error = e.error;
+      c.completion_tokens = e.completion_tokens;
+      r.completion_tokens += e.completion_tokens;
+      r.prompt_tokens = e.prompt_tokens;
+      if (e.index == 0) r.cached_tokens = e.cached_tokens;
+      if (e.finish_reason == "error") ch.cancel();  // the request fails: the other choices stop too
+      if (--open > 0) continue;
+      // Every choice is done: the request failed if one of them did.
+      r.finish_reason = r.choices[0].finish_reason;
+      r.error = r.choices[0].error;
+      for (const ChoiceResult& x : r.choices)
+        if (x.finish_reason == "error" || (x.finish_reason == "cancelled" && r.finish_reason != "error")) {
+          r.finish_reason = x.finish_reason;
+          r.error = x.error;
+        }
+      return r;
     }
   }
+}
+
+PumpResult pump(SeqChannel& ch, HttpResponse& res, const std::function<bool(const AnswerStream::Delta&)>& on_delta) {
+  return pump(ch, res, 1, [&](const SeqEvent& e) { return on_delta(e.delta); });
 }
 
 Json usage_json(const PumpResult& r) {

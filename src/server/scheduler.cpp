@@ -42,8 +42,16 @@ struct Scheduler::Slot {
   uint64_t last_used = 0;
 };
 
+// The choices of an n > 1 request. Choice 0 (the leader) prefills the prompt; the others wait in the
+// queue until it has, then start from a copy of its cache (fork_group).
+struct Scheduler::Group {
+  bool leader_prefilling = true;
+};
+
 struct Scheduler::Seq {
   std::shared_ptr<SeqChannel> channel;
+  int index = 0;                 // the choice
+  std::shared_ptr<Group> group;  // n > 1
   SeqRequest req;
   Slot* slot = nullptr;
   size_t n_fed = 0;  // prompt tokens in the cache
@@ -53,6 +61,8 @@ struct Scheduler::Seq {
   std::vector<int32_t> generated;
   int32_t pending = -1;  // sampled, not yet fed
   std::vector<float> logits;
+  std::vector<float> raw_logits;          // the model's logits, kept for logprobs (the sampler edits `logits`)
+  std::vector<TokenLogprobs> logprobs;    // generated since the last event
   std::vector<uint8_t> mask;
   bool done = false;
 };
@@ -94,18 +104,40 @@ std::shared_ptr<SeqChannel> Scheduler::submit(SeqRequest request) {
                 std::to_string(opt_.ctx) + " tokens (with room for one generated token)");
   for (int32_t id : request.prompt)
     if (id < 0 || id >= vocab_) throw Error("token id " + std::to_string(id) + " is out of range");
-  auto seq = std::make_unique<Seq>();
-  seq->channel = std::make_shared<SeqChannel>();
-  seq->sampler = std::make_unique<Sampler>(request.sampling);  // validates
-  seq->answer = std::make_unique<AnswerStream>(*tok_, request.stop, request.start_in_reasoning);
-  seq->req = std::move(request);
-  auto ch = seq->channel;
+  const int n = request.n;
+  check(n >= 1 && n <= 1024, "the number of choices must be between 1 and 1024");
+  check(request.extra_constraints.size() == (request.constraint ? size_t(n - 1) : 0),
+        "a constrained request with n choices needs n constraints");
+  check(request.logprobs <= 1000, "too many logprobs alternatives");
+  auto ch = std::make_shared<SeqChannel>();
+  auto group = n > 1 ? std::make_shared<Group>() : nullptr;
+  std::shared_ptr<const Tokenizer> tok = tok_;
+  Sampler::TokenText token_text = [tok](int32_t id) { return tok->token_bytes(id); };
+  std::vector<std::unique_ptr<Seq>> seqs;
+  for (int i = 0; i < n; ++i) {
+    auto seq = std::make_unique<Seq>();
+    seq->channel = ch;
+    seq->index = i;
+    seq->group = group;
+    SamplingParams sp = request.sampling;
+    sp.seed += uint64_t(i);
+    seq->sampler = std::make_unique<Sampler>(sp, token_text);  // validates
+    seq->answer = std::make_unique<AnswerStream>(*tok_, request.stop, request.start_in_reasoning);
+    seq->req.prompt = request.prompt;
+    seq->req.sampling = sp;
+    seq->req.stop = request.stop;
+    seq->req.start_in_reasoning = request.start_in_reasoning;
+    seq->req.logprobs = request.logprobs;
+    seq->req.constraint = i == 0 ? std::move(request.constraint)
+                          : request.extra_constraints.empty() ? nullptr : std::move(request.extra_constraints[size_t(i - 1)]);
+    seqs.push_back(std::move(seq));
+  }
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_) throw QueueFull();
     int free_slots = opt_.parallel - stats_.slots_busy;
-    if (int(waiting_.size()) >= opt_.max_queue + std::max(0, free_slots)) throw QueueFull();
-    waiting_.push_back(std::move(seq));
+    if (int(waiting_.size()) + n > opt_.max_queue + std::max(0, free_slots)) throw QueueFull();
+    for (auto& seq : seqs) waiting_.push_back(std::move(seq));
     stats_.queued = int(waiting_.size());
   }
   cv_.notify_all();
@@ -164,11 +196,14 @@ void Scheduler::loop() {
 void Scheduler::finish(Seq& s, const std::string& reason, const std::string& error) {
   if (s.done) return;
   s.done = true;
+  if (s.group && s.index == 0) s.group->leader_prefilling = false;  // the others prefill on their own
   SeqEvent e;
   if (reason != "cancelled" && reason != "error") {
     AnswerStream::Delta d = s.answer->finish();
     e.delta = std::move(d);
   }
+  e.index = s.index;
+  e.logprobs = std::move(s.logprobs);
   e.done = true;
   e.finish_reason = reason;
   e.error = error;
@@ -209,7 +244,10 @@ void Scheduler::admit() {
       }
       stats_.queued = int(waiting_.size());
       bool any_free = std::any_of(slots_.begin(), slots_.end(), [](auto& sl) { return !sl->busy; });
-      if (!waiting_.empty() && any_free) {
+      // A choice of an n > 1 request waits (in order) until choice 0 has read the prompt.
+      const bool follower_waits = !waiting_.empty() && waiting_.front()->group && waiting_.front()->index > 0 &&
+                                  waiting_.front()->group->leader_prefilling;
+      if (!waiting_.empty() && any_free && !follower_waits) {
         seq = std::move(waiting_.front());
         waiting_.pop_front();
         stats_.queued = int(waiting_.size());
@@ -264,6 +302,14 @@ bool Scheduler::sample(Seq& s) {
   }
   const std::vector<uint8_t>* mask = nullptr;
   if (s.req.constraint && s.req.constraint->allowed(s.mask)) mask = &s.mask;
+  // Logprobs describe the model's distribution: taken before the sampler edits the logits.
+  TokenLogprobs lp;
+  double lse = 0;
+  if (s.req.logprobs >= 0) {
+    lse = log_sum_exp(s.logits.data(), vocab_);
+    lp.top = top_logprobs(s.logits.data(), vocab_, s.req.logprobs, lse);
+    s.raw_logits.assign(s.logits.begin(), s.logits.end());
+  }
   int32_t tok;
   try {
     tok = s.sampler->sample(s.logits.data(), vocab_, s.generated, mask);
@@ -273,12 +319,21 @@ bool Scheduler::sample(Seq& s) {
   }
   s.generated.push_back(tok);
   if (s.req.constraint) s.req.constraint->accept(tok);
+  if (s.req.logprobs >= 0 &&
+      std::find(s.req.stop.eog_ids.begin(), s.req.stop.eog_ids.end(), tok) == s.req.stop.eog_ids.end()) {
+    lp.id = tok;
+    lp.logprob = float(double(s.raw_logits[size_t(tok)]) - lse);
+    s.logprobs.push_back(std::move(lp));
+  }
   AnswerStream::Delta d = s.answer->push(tok);
   bool stop = d.stop;
   if (!d.text.empty() || !d.tool_calls.empty() || !d.content.empty() || !d.reasoning.empty()) {
     SeqEvent e;
+    e.index = s.index;
     e.delta = std::move(d);
     e.delta.stop = false;
+    e.logprobs = std::move(s.logprobs);
+    s.logprobs.clear();
     s.channel->push(std::move(e));
   }
   if (stop) {
@@ -287,6 +342,50 @@ bool Scheduler::sample(Seq& s) {
   }
   s.pending = tok;
   return true;
+}
+
+int Scheduler::fork_group(Seq& leader) {
+  // The leader's cache holds exactly the prompt now, and leader.logits are the logits after it.
+  std::vector<std::unique_ptr<Seq>> forks;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    leader.group->leader_prefilling = false;
+    int free_slots = int(std::count_if(slots_.begin(), slots_.end(), [](auto& sl) { return !sl->busy; }));
+    for (auto it = waiting_.begin(); it != waiting_.end() && free_slots > 0;) {
+      if ((*it)->group == leader.group && !(*it)->channel->cancelled()) {
+        forks.push_back(std::move(*it));
+        it = waiting_.erase(it);
+        --free_slots;
+        ++stats_.slots_busy;
+      } else {
+        ++it;
+      }
+    }
+    stats_.queued = int(waiting_.size());
+  }
+  int generated = 0;
+  for (auto& f : forks) {
+    Slot* slot = nullptr;
+    for (auto& sl : slots_)
+      if (!sl->busy && (!slot || sl->last_used < slot->last_used)) slot = sl.get();
+    slot->cache->copy_from(*leader.slot->cache);
+    slot->tokens = leader.slot->tokens;
+    slot->busy = true;
+    slot->last_used = ++use_counter_;
+    f->slot = slot;
+    f->n_fed = f->req.prompt.size();
+    f->cached = int(f->req.prompt.size());
+    f->logits = leader.logits;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stats_.prompt_tokens += int64_t(f->req.prompt.size());
+      stats_.prompt_tokens_cached += int64_t(f->req.prompt.size());
+    }
+    Seq& fs = *f;
+    running_.push_back(std::move(f));
+    if (sample(fs)) ++generated;
+  }
+  return generated;
 }
 
 bool Scheduler::step() {
@@ -382,6 +481,8 @@ bool Scheduler::step() {
     } else {
       s.n_fed += size_t(fed[i]);
     }
+    // Choice 0 of an n > 1 request has read the prompt: the other choices start from here.
+    if (batch[i].logits && s.group && s.index == 0 && s.group->leader_prefilling) generated += fork_group(s);
     if (batch[i].logits && sample(s)) ++generated;
   }
   const double t1 = now_seconds();

@@ -38,7 +38,8 @@ bool is_json_media_type(const std::string& content_type) {
 }
 
 std::string known_path(const std::string& p) {
-  static const char* known[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"};
+  static const char* known[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics",
+                                "/tokenize", "/detokenize", "/props"};
   for (const char* k : known)
     if (p == k) return p;
   if (p.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
@@ -107,11 +108,9 @@ void ApiServer::handle(const HttpRequest& req, HttpResponse& res) {
   }
 }
 
-void ApiServer::check_model(const std::string& model) const {
-  if (model.empty() || model == opt_.model_id) return;
-  throw ApiError(404, "The model '" + model + "' does not exist (this server serves '" + opt_.model_id + "')", "model",
-                 "model_not_found");
-}
+// One model is served, so every model name means it (clients often send a fixed name such as "gpt-4");
+// responses name the real one.
+void ApiServer::check_model(const std::string&) const {}
 
 // CORS is off unless --cors: then responses carry Access-Control-Allow-Origin (and Vary: Origin) and
 // preflight requests are answered here. Returns true when the request (an OPTIONS) is answered.
@@ -162,8 +161,10 @@ void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
     res.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
     return;
   }
-  const bool api = p.rfind("/v1/", 0) == 0;
-  const bool known = p == "/v1/chat/completions" || p == "/v1/completions" || p == "/v1/models" || p.rfind("/v1/models/", 0) == 0;
+  const bool llama = p == "/tokenize" || p == "/detokenize" || p == "/props";  // llama-server's endpoints
+  const bool api = p.rfind("/v1/", 0) == 0 || llama;
+  const bool known = p == "/v1/chat/completions" || p == "/v1/completions" || p == "/v1/models" || p.rfind("/v1/models/", 0) == 0 ||
+                     llama;
   if (!known) throw ApiError(404, "Invalid URL (" + req.method + " " + p + ")", "", "not_found");
   if (api && !opt_.api_key.empty()) {
     std::string auth = req.header("authorization");
@@ -186,14 +187,19 @@ void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
   }
   if (p.rfind("/v1/models/", 0) == 0) {
     if (!get) wrong_method("GET");
-    std::string id = p.substr(11);
-    if (id != opt_.model_id)
-      throw ApiError(404, "The model '" + id + "' does not exist", "model", "model_not_found");
+    // Any id names the served model (see check_model).
     send_json(res, 200, {{"id", opt_.model_id}, {"object", "model"}, {"created", created_}, {"owned_by", "gemma4"}});
+    return;
+  }
+  if (p == "/props") {
+    if (!get) wrong_method("GET");
+    props(req, res);
     return;
   }
   if (!post) wrong_method("POST");
   if (p == "/v1/chat/completions") chat_completions(req, res);
+  else if (p == "/tokenize") tokenize(req, res);
+  else if (p == "/detokenize") detokenize(req, res);
   else completions(req, res);
 }
 

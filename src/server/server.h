@@ -1,9 +1,10 @@
 #pragma once
 // The OpenAI-compatible API server: routes HTTP requests to the scheduler.
 //
-//   POST /v1/chat/completions   chat (streaming, tools, reasoning, response_format)
-//   POST /v1/completions        raw text completion
+//   POST /v1/chat/completions   chat (streaming, tools, reasoning, response_format, logprobs, n)
+//   POST /v1/completions        raw text completion (logprobs, n, echo)
 //   GET  /v1/models, /v1/models/{id}
+//   POST /tokenize, /detokenize, GET /props   as llama-server has them
 //   GET  /health                liveness (no key needed)
 //   GET  /metrics               Prometheus text (no key needed)
 #include <atomic>
@@ -26,7 +27,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;              // empty: no authentication
-  std::string model_id;             // the name /v1/models reports and requests must use
+  std::string model_id;             // the name /v1/models reports (requests may name any model)
+  std::string model_path;           // reported by /props
   SchedulerOptions scheduler;
   SamplingParams defaults;          // sampling when a request does not say
   bool fixed_seed = false;
@@ -54,6 +56,20 @@ class ApiServer {
   void route(const HttpRequest& req, HttpResponse& res);
   void chat_completions(const HttpRequest& req, HttpResponse& res);
   void completions(const HttpRequest& req, HttpResponse& res);
+  void tokenize(const HttpRequest& req, HttpResponse& res);
+  void detokenize(const HttpRequest& req, HttpResponse& res);
+  void props(const HttpRequest& req, HttpResponse& res);
+
+  // ---- shared by the generation endpoints (server_generate.cpp, and /v1/responses, /v1/messages) ----
+  ParseContext parse_context() const;
+  // The engine request for a chat request: the prompt rendered and tokenized (no lock: ChatFormat is
+  // safe for concurrent use; a prompt that cannot fit the context is refused before it is tokenized
+  // whole), stop conditions, reasoning start, constraints for forced tool calls / response_format (one
+  // per choice), logprobs and n. Throws ApiError.
+  SeqRequest chat_request(ChatRequest& cr) const;
+  // Queues the request: QueueFull -> 503 (Retry-After), an invalid request -> 400.
+  std::shared_ptr<SeqChannel> submit(SeqRequest sr, HttpResponse& res);
+  [[noreturn]] void context_exceeded(int64_t min_tokens, const std::string& param, bool at_least) const;
   void check_model(const std::string& model) const;
   std::vector<int32_t> eog_ids() const;
   void count(const std::string& path, int status);
@@ -65,7 +81,6 @@ class ApiServer {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<HttpServer> http_;
   std::thread warmup_;  // builds the constraint vocabulary in the background; joined by stop()
-  mutable std::mutex render_mu_;
   mutable std::mutex metrics_mu_;
   std::map<std::pair<std::string, int>, int64_t> requests_;  // (path, status) -> count
   std::atomic<int64_t> rejected_busy_{0};

@@ -1,67 +1,126 @@
-// The text-generation endpoints: POST /v1/chat/completions and POST /v1/completions.
+// The text-generation endpoints: POST /v1/chat/completions and POST /v1/completions, and what other
+// generation endpoints reuse: the engine request of a chat request, submission, logprobs objects.
 #include <algorithm>
 #include <ctime>
 #include <limits>
 
 #include "core/error.h"
 #include "server/api_common.h"
+#include "server/request_body.h"
 #include "server/server.h"
 
 namespace g4::server {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+Json bytes_json(const std::string& b) {
+  Json a = Json::array();
+  for (unsigned char c : b) a.push_back(int(c));
+  return a;
+}
+
+// Chat's logprobs object: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}],
+// "refusal": null}.
+Json chat_logprobs(const std::vector<TokenLogprobs>& lps, const Tokenizer& tok) {
+  Json content = Json::array();
+  for (const TokenLogprobs& lp : lps) {
+    Json top = Json::array();
+    for (const TokenLogprob& t : lp.top) {
+      std::string b = tok.token_bytes(t.id);
+      top.push_back({{"token", b}, {"logprob", t.logprob}, {"bytes", bytes_json(b)}});
+    }
+    std::string b = tok.token_bytes(lp.id);
+    content.push_back({{"token", b}, {"logprob", lp.logprob}, {"bytes", bytes_json(b)}, {"top_logprobs", top}});
+  }
+  return Json{{"content", content}, {"refusal", nullptr}};
+}
+
+// The completions API's (legacy) logprobs object: {tokens, token_logprobs, top_logprobs, text_offset};
+// each top_logprobs entry maps token text to logprob and holds the sampled token too.
+struct CompletionLogprobs {
+  Json tokens = Json::array(), token_logprobs = Json::array(), top = Json::array(), offsets = Json::array();
+  size_t offset = 0;  // where the next token's text starts in the choice's text
+
+  void add(const std::vector<TokenLogprobs>& lps, const Tokenizer& tok) {
+    for (const TokenLogprobs& lp : lps) {
+      std::string b = tok.token_bytes(lp.id);
+      Json alts = Json::object();
+      for (const TokenLogprob& t : lp.top) alts[tok.token_bytes(t.id)] = t.logprob;
+      alts[b] = lp.logprob;
+      tokens.push_back(b);
+      token_logprobs.push_back(lp.logprob);
+      top.push_back(std::move(alts));
+      offsets.push_back(offset);
+      offset += b.size();
+    }
+  }
+  Json take() {
+    Json j = {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
+    tokens = Json::array();
+    token_logprobs = Json::array();
+    top = Json::array();
+    offsets = Json::array();
+    return j;
+  }
+};
+
+void write_error_event(HttpResponse& res, const std::string& message) {
+  res.write(sse_data({{"error", {{"message", message}, {"type", "server_error"}, {"param", nullptr}, {"code", "generation_failed"}}}}));
+  res.write("data: [DONE]\n\n");
 }
 
 }  // namespace
 
-static Json parse_body(const HttpRequest& req) {
-  if (req.body.empty()) throw ApiError(400, "the request body is empty; send a JSON object", "", "invalid_json");
-  try {
-    return Json::parse(req.body);
-  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number too large
-    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
-  }
+ParseContext ApiServer::parse_context() const {
+  ParseContext pc;
+  pc.defaults = opt_.defaults;
+  pc.fixed_seed = opt_.fixed_seed;
+  pc.default_max_tokens = opt_.default_max_tokens;
+  pc.vocab_size = model_->config().vocab_size;
+  // Every choice takes a KV slot or a queue place; beyond that a request could never be admitted whole.
+  pc.max_n = std::clamp(opt_.scheduler.parallel + opt_.scheduler.max_queue, 1, 16);
+  return pc;
 }
 
-void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
-  Json body = parse_body(req);
-  ParseContext pc{opt_.defaults, opt_.fixed_seed, opt_.default_max_tokens, model_->config().vocab_size};
-  ChatRequest cr = parse_chat_request(body, pc);
-  check_model(cr.model);
+void ApiServer::context_exceeded(int64_t tokens, const std::string& param, bool at_least) const {
+  const std::string what = param == "messages" ? "the messages take " : "the prompt has ";
+  throw ApiError(400,
+                 "This model's maximum context length is " + std::to_string(opt_.scheduler.ctx) + " tokens, but " + what +
+                     (at_least ? "at least " : "") + std::to_string(tokens) +
+                     " tokens. Shorten the input or start the server with a larger --ctx.",
+                 param, "context_length_exceeded");
+}
 
-  const Tokenizer& tok = chat_->tokenizer();
+SeqRequest ApiServer::chat_request(ChatRequest& cr) const {
   ChatOptions co;
   co.enable_thinking = cr.enable_thinking;
   co.extra_context = cr.template_kwargs;
+  co.max_prompt_tokens = opt_.scheduler.ctx - 1;  // room for one generated token
+  // Template work per render, sized for a server: a tool-heavy conversation takes ~100 operations per
+  // prompt token (measured with the Gemma 4 template), so a prompt that fits needs far fewer than this.
+  co.max_template_steps = 1'000'000 + 1024 * uint64_t(opt_.scheduler.ctx);
   std::vector<int32_t> prompt;
   try {
-    std::lock_guard<std::mutex> lk(render_mu_);
     prompt = chat_->prompt_ids(cr.messages, cr.tools, co);
+  } catch (const PromptTooLong& e) {
+    context_exceeded(e.min_tokens, "messages", true);
   } catch (const Error& e) {
     throw ApiError(400, std::string("cannot format the messages with the chat template: ") + e.what(), "messages");
   }
-  if (int64_t(prompt.size()) >= opt_.scheduler.ctx)
-    throw ApiError(400,
-                   "This model's maximum context length is " + std::to_string(opt_.scheduler.ctx) + " tokens, but the messages take " +
-                       std::to_string(prompt.size()) + " tokens. Shorten the messages or start the server with a larger --ctx.",
-                   "messages", "context_length_exceeded");
+  if (int64_t(prompt.size()) >= opt_.scheduler.ctx) context_exceeded(int64_t(prompt.size()), "messages", false);
 
   SeqRequest sr;
-  sr.prompt = prompt;
+  sr.prompt = std::move(prompt);
   sr.sampling = cr.sampling;
   sr.stop.eog_ids = eog_ids();
   sr.stop.stop_strings = cr.stop;
   sr.stop.max_tokens = cr.max_tokens;
-  {
-    size_t k = std::min<size_t>(prompt.size(), 4);
-    std::vector<int32_t> tail(prompt.end() - long(k), prompt.end());
-    sr.start_in_reasoning = ends_with(tok.decode(tail), "<|channel>thought\n");
-  }
+  sr.start_in_reasoning = chat_->opens_reasoning(sr.prompt);
+  sr.n = cr.n;
+  sr.logprobs = cr.logprobs;
   const bool forced_tool = cr.tool_choice == ToolChoice::Required || cr.tool_choice == ToolChoice::Named;
-  try {
+  // Each choice needs a constraint of its own (they carry state).
+  auto make_constraint = [&]() -> std::unique_ptr<TokenConstraint> {
     if (forced_tool) {
       std::vector<ForcedTool> ft;
       for (const Json& t : cr.tools) {
@@ -69,24 +128,31 @@ void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
         if (cr.tool_choice == ToolChoice::Named && name != cr.tool_name) continue;
         ft.push_back({name, tool_arguments_constraint(t["function"]["parameters"])});
       }
-      sr.constraint = make_tool_call_constraint(ctokens_, std::move(ft));
+      return make_tool_call_constraint(ctokens_, std::move(ft));
+    }
+    if (cr.json) return make_json_constraint(ctokens_, cr.json->clone(), sr.stop.eog_ids);
+    return nullptr;
+  };
+  try {
+    sr.constraint = make_constraint();
+    if (sr.constraint) {
       sr.start_in_reasoning = false;
-    } else if (cr.json) {
-      sr.constraint = make_json_constraint(ctokens_, std::move(cr.json), sr.stop.eog_ids);
-      sr.start_in_reasoning = false;
+      for (int i = 1; i < cr.n; ++i) sr.extra_constraints.push_back(make_constraint());
     }
     if (cr.tool_choice == ToolChoice::None || cr.tools.empty()) {
-      if (auto id = tok.find_token("<|tool_call>")) {
+      if (auto id = chat_->tool_call_token()) {
         if (!forced_tool) sr.sampling.logit_bias[*id] = -std::numeric_limits<float>::infinity();
       }
     }
   } catch (const Error& e) {
     throw ApiError(400, e.what(), "tool_choice");
   }
+  return sr;
+}
 
-  std::shared_ptr<SeqChannel> ch;
+std::shared_ptr<SeqChannel> ApiServer::submit(SeqRequest sr, HttpResponse& res) {
   try {
-    ch = scheduler_->submit(std::move(sr));
+    return scheduler_->submit(std::move(sr));
   } catch (const QueueFull& e) {
     ++rejected_busy_;
     res.set_header("Retry-After", "1");
@@ -94,75 +160,103 @@ void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
   } catch (const Error& e) {
     throw ApiError(400, e.what());
   }
+}
 
+void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
+  Json body = parse_json_checked(req.body);
+  ChatRequest cr = parse_chat_request(body, parse_context());
+  check_model(cr.model);
+  std::shared_ptr<SeqChannel> ch = submit(chat_request(cr), res);
+
+  const Tokenizer& tok = chat_->tokenizer();
   const std::string id = random_id("chatcmpl-");
   const int64_t created = int64_t(std::time(nullptr));
   const std::string model = opt_.model_id;
-  int n_calls = 0;
-  auto tool_call_json = [&](const ToolCallDelta& tc) {
-    ++n_calls;
-    return Json{{"index", tc.index},
-                {"id", random_id("call_")},
-                {"type", "function"},
-                {"function", {{"name", tc.name}, {"arguments", tc.arguments_json}}}};
+  const size_t n = size_t(cr.n);
+  struct Choice {
+    std::string content, reasoning;
+    Json calls = Json::array();
+    int n_calls = 0;
+    std::vector<TokenLogprobs> logprobs;
   };
-  auto finish_reason = [&](const PumpResult& r) -> std::string {
-    if (r.finish_reason == "stop" && n_calls > 0) return "tool_calls";
-    return r.finish_reason;
+  std::vector<Choice> choices(n);
+  // Tool calls as the API shows them; with parallel_tool_calls false, only the first of a choice.
+  auto tool_calls_json = [&](Choice& c, const std::vector<ToolCallDelta>& tcs) {
+    Json calls = Json::array();
+    for (const ToolCallDelta& tc : tcs) {
+      if (!cr.parallel_tool_calls && c.n_calls > 0) break;
+      ++c.n_calls;
+      calls.push_back({{"index", tc.index},
+                       {"id", random_id("call_")},
+                       {"type", "function"},
+                       {"function", {{"name", tc.name}, {"arguments", tc.arguments_json}}}});
+    }
+    return calls;
+  };
+  auto finish_reason = [&](const Choice& c, const std::string& reason) -> std::string {
+    if (reason == "stop" && c.n_calls > 0) return "tool_calls";
+    return reason;
+  };
+  auto envelope = [&](const char* object) {
+    Json j = {{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"system_fingerprint", kFingerprint}};
+    if (!cr.service_tier.empty()) j["service_tier"] = "default";
+    return j;
   };
 
   if (cr.stream) {
-    auto chunk = [&](Json delta, Json finish) {
-      return Json{{"id", id},
-                  {"object", "chat.completion.chunk"},
-                  {"created", created},
-                  {"model", model},
-                  {"system_fingerprint", kFingerprint},
-                  {"choices", Json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish)}}})}};
+    auto chunk = [&](size_t index, Json delta, Json logprobs, Json finish) {
+      Json j = envelope("chat.completion.chunk");
+      j["choices"] = Json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+                                   {"finish_reason", std::move(finish)}}});
+      if (cr.include_obfuscation) j["obfuscation"] = obfuscation_padding();
+      return sse_data(j);
     };
     if (!res.start_stream(200, "text/event-stream")) {
       ch->cancel();
       return;
     }
-    if (!res.write(sse_data(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)))) {
-      ch->cancel();
-      return;
+    for (size_t i = 0; i < n; ++i) {
+      if (!res.write(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) {
+        ch->cancel();
+        return;
+      }
     }
-    PumpResult r = pump(*ch, res, [&](const AnswerStream::Delta& d) {
+    PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
+      Choice& c = choices[size_t(e.index)];
+      const AnswerStream::Delta& d = e.delta;
       Json delta = Json::object();
       if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
       if (!d.content.empty()) delta["content"] = d.content;
-      if (!d.tool_calls.empty()) {
-        Json calls = Json::array();
-        for (const ToolCallDelta& tc : d.tool_calls) calls.push_back(tool_call_json(tc));
-        delta["tool_calls"] = calls;
-      }
-      if (delta.empty()) return true;
-      return res.write(sse_data(chunk(delta, nullptr)));
+      Json calls = tool_calls_json(c, d.tool_calls);
+      if (!calls.empty()) delta["tool_calls"] = calls;
+      Json lp = cr.logprobs >= 0 && !e.logprobs.empty() ? chat_logprobs(e.logprobs, tok) : Json();
+      if ((!delta.empty() || !lp.is_null()) && !res.write(chunk(size_t(e.index), delta, lp, nullptr))) return false;
+      if (e.done && (e.finish_reason == "stop" || e.finish_reason == "length"))
+        return res.write(chunk(size_t(e.index), Json::object(), nullptr, finish_reason(c, e.finish_reason)));
+      return true;
     });
     if (r.finish_reason == "gone" || r.finish_reason == "cancelled") return;
     if (r.finish_reason == "error") {
-      res.write(sse_data({{"error", {{"message", r.error}, {"type", "server_error"}, {"param", nullptr}, {"code", "generation_failed"}}}}));
-      res.write("data: [DONE]\n\n");
+      write_error_event(res, r.error);
       return;
     }
-    res.write(sse_data(chunk(Json::object(), finish_reason(r))));
     if (cr.include_usage) {
-      Json u = chunk(Json::object(), nullptr);
+      Json u = envelope("chat.completion.chunk");
       u["choices"] = Json::array();
       u["usage"] = usage_json(r);
+      if (cr.include_obfuscation) u["obfuscation"] = obfuscation_padding();
       res.write(sse_data(u));
     }
     res.write("data: [DONE]\n\n");
     return;
   }
 
-  std::string content, reasoning;
-  Json calls = Json::array();
-  PumpResult r = pump(*ch, res, [&](const AnswerStream::Delta& d) {
-    content += d.content;
-    reasoning += d.reasoning;
-    for (const ToolCallDelta& tc : d.tool_calls) calls.push_back(tool_call_json(tc));
+  PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
+    Choice& c = choices[size_t(e.index)];
+    c.content += e.delta.content;
+    c.reasoning += e.delta.reasoning;
+    for (Json& call : tool_calls_json(c, e.delta.tool_calls)) c.calls.push_back(std::move(call));
+    c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     return true;
   });
   if (r.finish_reason == "gone" || r.finish_reason == "cancelled") {
@@ -170,86 +264,95 @@ void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error, "", "generation_failed", "server_error");
-  for (Json& c : calls) c.erase("index");
-  Json msg = {{"role", "assistant"}, {"content", content}};
-  if (!calls.empty()) {
-    msg["tool_calls"] = calls;
-    if (content.empty()) msg["content"] = nullptr;
+  Json out_choices = Json::array();
+  for (size_t i = 0; i < n; ++i) {
+    Choice& c = choices[i];
+    for (Json& call : c.calls) call.erase("index");
+    Json msg = {{"role", "assistant"}, {"content", c.content}};
+    if (!c.calls.empty()) {
+      msg["tool_calls"] = c.calls;
+      if (c.content.empty()) msg["content"] = nullptr;
+    }
+    if (!c.reasoning.empty()) msg["reasoning_content"] = c.reasoning;
+    out_choices.push_back({{"index", i},
+                           {"message", msg},
+                           {"logprobs", cr.logprobs >= 0 ? chat_logprobs(c.logprobs, tok) : Json()},
+                           {"finish_reason", finish_reason(c, r.choices[i].finish_reason)}});
   }
-  if (!reasoning.empty()) msg["reasoning_content"] = reasoning;
-  send_json(res, 200,
-            {{"id", id},
-             {"object", "chat.completion"},
-             {"created", created},
-             {"model", model},
-             {"system_fingerprint", kFingerprint},
-             {"choices", Json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish_reason(r)}}})},
-             {"usage", usage_json(r)}});
+  Json out = envelope("chat.completion");
+  out["choices"] = std::move(out_choices);
+  out["usage"] = usage_json(r);
+  send_json(res, 200, out);
 }
 
 void ApiServer::completions(const HttpRequest& req, HttpResponse& res) {
-  Json body = parse_body(req);
-  ParseContext pc{opt_.defaults, opt_.fixed_seed, opt_.default_max_tokens, model_->config().vocab_size};
-  CompletionRequest cr = parse_completion_request(body, pc);
+  Json body = parse_json_checked(req.body);
+  CompletionRequest cr = parse_completion_request(body, parse_context());
   check_model(cr.model);
+  if (cr.echo && cr.logprobs >= 0)
+    throw ApiError(400, "'logprobs' together with 'echo' is not supported (the prompt's logprobs are not computed)", "echo",
+                   "unsupported_parameter");
   const Tokenizer& tok = chat_->tokenizer();
+  if (!cr.has_ids && chat_->min_tokens(cr.prompt) >= opt_.scheduler.ctx)  // refused before tokenizing it whole
+    context_exceeded(chat_->min_tokens(cr.prompt), "prompt", true);
   std::vector<int32_t> prompt = cr.has_ids ? cr.prompt_ids : tok.encode(cr.prompt, /*parse_special=*/true, /*add_bos=*/true);
   if (prompt.empty()) throw ApiError(400, "the prompt is empty", "prompt");
-  if (int64_t(prompt.size()) >= opt_.scheduler.ctx)
-    throw ApiError(400,
-                   "This model's maximum context length is " + std::to_string(opt_.scheduler.ctx) + " tokens, but the prompt has " +
-                       std::to_string(prompt.size()) + " tokens.",
-                   "prompt", "context_length_exceeded");
+  if (int64_t(prompt.size()) >= opt_.scheduler.ctx) context_exceeded(int64_t(prompt.size()), "prompt", false);
   SeqRequest sr;
   sr.prompt = prompt;
   sr.sampling = cr.sampling;
   sr.stop.eog_ids = eog_ids();
   sr.stop.stop_strings = cr.stop;
   sr.stop.max_tokens = cr.max_tokens;
-  std::shared_ptr<SeqChannel> ch;
-  try {
-    ch = scheduler_->submit(std::move(sr));
-  } catch (const QueueFull& e) {
-    ++rejected_busy_;
-    res.set_header("Retry-After", "1");
-    throw ApiError(503, e.what(), "", "server_busy", "server_overloaded");
-  } catch (const Error& e) {
-    throw ApiError(400, e.what());
-  }
+  sr.n = cr.n;
+  sr.logprobs = cr.logprobs;
+  std::shared_ptr<SeqChannel> ch = submit(std::move(sr), res);
+
   const std::string id = random_id("cmpl-");
   const int64_t created = int64_t(std::time(nullptr));
   std::string echo;
   if (cr.echo) echo = cr.has_ids ? tok.decode(cr.prompt_ids) : cr.prompt;
-  auto choice = [&](const std::string& text, Json finish) {
-    return Json{{"id", id},
-                {"object", "text_completion"},
-                {"created", created},
-                {"model", opt_.model_id},
-                {"system_fingerprint", kFingerprint},
-                {"choices", Json::array({{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", std::move(finish)}}})}};
+  const size_t n = size_t(cr.n);
+  std::vector<std::string> texts(n, echo);
+  std::vector<CompletionLogprobs> lps(n);
+  for (auto& l : lps) l.offset = echo.size();
+  auto response = [&](size_t index, const std::string& text, Json logprobs, Json finish) {
+    Json j = {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", opt_.model_id},
+              {"system_fingerprint", kFingerprint}};
+    j["choices"] = Json::array({{{"index", index}, {"text", text}, {"logprobs", std::move(logprobs)}, {"finish_reason", std::move(finish)}}});
+    if (cr.include_obfuscation) j["obfuscation"] = obfuscation_padding();
+    return j;
   };
   if (cr.stream) {
     if (!res.start_stream(200, "text/event-stream")) {
       ch->cancel();
       return;
     }
-    if (!echo.empty() && !res.write(sse_data(choice(echo, nullptr)))) {
-      ch->cancel();
-      return;
+    for (size_t i = 0; i < n && !echo.empty(); ++i) {
+      if (!res.write(sse_data(response(i, echo, nullptr, nullptr)))) {
+        ch->cancel();
+        return;
+      }
     }
-    PumpResult r = pump(*ch, res, [&](const AnswerStream::Delta& d) {
-      if (d.text.empty()) return true;
-      return res.write(sse_data(choice(d.text, nullptr)));
+    PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
+      const size_t i = size_t(e.index);
+      Json lp;
+      if (cr.logprobs >= 0 && !e.logprobs.empty()) {
+        lps[i].add(e.logprobs, tok);
+        lp = lps[i].take();
+      }
+      if ((!e.delta.text.empty() || !lp.is_null()) && !res.write(sse_data(response(i, e.delta.text, lp, nullptr)))) return false;
+      if (e.done && (e.finish_reason == "stop" || e.finish_reason == "length"))
+        return res.write(sse_data(response(i, "", nullptr, e.finish_reason)));
+      return true;
     });
     if (r.finish_reason == "gone" || r.finish_reason == "cancelled") return;
     if (r.finish_reason == "error") {
-      res.write(sse_data({{"error", {{"message", r.error}, {"type", "server_error"}, {"param", nullptr}, {"code", "generation_failed"}}}}));
-      res.write("data: [DONE]\n\n");
+      write_error_event(res, r.error);
       return;
     }
-    res.write(sse_data(choice("", r.finish_reason)));
     if (cr.include_usage) {
-      Json u = choice("", nullptr);
+      Json u = response(0, "", nullptr, nullptr);
       u["choices"] = Json::array();
       u["usage"] = usage_json(r);
       res.write(sse_data(u));
@@ -257,9 +360,9 @@ void ApiServer::completions(const HttpRequest& req, HttpResponse& res) {
     res.write("data: [DONE]\n\n");
     return;
   }
-  std::string text = echo;
-  PumpResult r = pump(*ch, res, [&](const AnswerStream::Delta& d) {
-    text += d.text;
+  PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
+    texts[size_t(e.index)] += e.delta.text;
+    if (cr.logprobs >= 0) lps[size_t(e.index)].add(e.logprobs, tok);
     return true;
   });
   if (r.finish_reason == "gone" || r.finish_reason == "cancelled") {
@@ -267,7 +370,13 @@ void ApiServer::completions(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error, "", "generation_failed", "server_error");
-  Json out = choice(text, r.finish_reason);
+  Json out = response(0, "", nullptr, nullptr);
+  out["choices"] = Json::array();
+  for (size_t i = 0; i < n; ++i)
+    out["choices"].push_back({{"index", i},
+                              {"text", texts[i]},
+                              {"logprobs", cr.logprobs >= 0 ? lps[i].take() : Json()},
+                              {"finish_reason", r.choices[i].finish_reason}});
   out["usage"] = usage_json(r);
   send_json(res, 200, out);
 }

@@ -241,7 +241,8 @@ const greedy = { model, temperature: 0 };
   await check('errors through the client: 400, 401, 404', async () => {
     await assert.rejects(client.chat.completions.create({ model, messages: [] }), (e) => e.status === 400 && e.param === 'messages');
     await assert.rejects(client.chat.completions.create({ model, messages: user('x'), temperature: 5 }), (e) => e.status === 400 && e.param === 'temperature');
-    await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('x') }), (e) => e.status === 404 && e.code === 'model_not_found');
+    await assert.rejects(client.chat.completions.create({ model, messages: user('x'), grammar: 'root ::= "a"' }), (e) => e.status === 400 && e.param === 'grammar');
+    await assert.rejects(client.chat.completions.create({ model, messages: user('x'), n: 99 }), (e) => e.status === 400 && e.param === 'n');
     const bad = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'wrong-key', maxRetries: 0 });
     await assert.rejects(bad.models.list(), (e) => e.status === 401);
   });
@@ -256,17 +257,18 @@ const greedy = { model, temperature: 0 };
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), temperature: 'hot' }), 400, 'temperature');
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), top_p: 1.5 }), 400, 'top_p');
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), max_tokens: -1 }), 400, 'max_tokens');
-    assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), n: 2 }), 400, 'n');
+    assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), n: 17 }), 400, 'n');
+    assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), frobnicate: true }), 400, 'frobnicate');
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), stop: 3 }), 400, 'stop');
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'nope' } } }), 400, 'tool_choice');
-    assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } } }), 400, 'response_format');
+    const unsupportedSchema = await raw('POST', '/v1/chat/completions', { model, messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', not: { required: ['a'] } } } } });
+    assertError(unsupportedSchema, 400);
+    assert.ok(unsupportedSchema.json.error.param.startsWith('response_format'), unsupportedSchema.text);
     assertError(await raw('POST', '/v1/chat/completions', { model, messages: user('word '.repeat(3000)) }), 400, 'messages');
     const long = await raw('POST', '/v1/chat/completions', { model, messages: user('word '.repeat(3000)) });
     assert.equal(long.json.error.code, 'context_length_exceeded');
     assertError(await raw('POST', '/v1/completions', { model, prompt: 'word '.repeat(3000) }), 400, 'prompt');
     assertError(await raw('POST', '/v1/completions', { model }), 400, 'prompt');
-    assertError(await raw('POST', '/v1/chat/completions', { model: 'gpt-4', messages: user('x') }), 404, 'model');
-    assertError(await raw('GET', '/v1/models/gpt-4'), 404, 'model');
     assertError(await raw('GET', '/v1/nothing-here'), 404);
     assertError(await raw('POST', '/v2/chat/completions', { model, messages: user('x') }), 404);
     assertError(await raw('GET', '/v1/chat/completions'), 405);
@@ -275,6 +277,114 @@ const greedy = { model, temperature: 0 };
     const health = await raw('GET', '/health', undefined, { Authorization: '' });
     assert.equal(health.status, 200);
     assert.equal(health.json.status, 'ok');
+  });
+
+  await check('any model name is served by the one model, and named truly', async () => {
+    const r = await client.chat.completions.create({ model: 'gpt-4o', messages: user('Hi'), max_tokens: 2, temperature: 0 });
+    assert.equal(r.model, model);
+    const m = await client.models.retrieve('gpt-4o');
+    assert.equal(m.id, model);
+  });
+
+  let lpPlain;
+  await check('chat logprobs (OpenAI shape), plain and streamed', async () => {
+    const params = { ...greedy, messages: user('Name a colour.'), max_tokens: 5, logprobs: true, top_logprobs: 4 };
+    const r = await client.chat.completions.create(params);
+    const content = r.choices[0].logprobs.content;
+    assert.ok(content.length >= 1 && content.length <= 5);
+    for (const t of content) {
+      assert.equal(typeof t.token, 'string');
+      assert.ok(t.logprob <= 0);
+      let text = null;
+      try { text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(t.bytes)); } catch {}
+      if (text !== null) assert.equal(t.token, text, 'bytes are the token text');
+      assert.equal(t.top_logprobs.length, 4);
+      for (let i = 1; i < 4; i++) assert.ok(t.top_logprobs[i].logprob <= t.top_logprobs[i - 1].logprob);
+      assert.equal(t.token, t.top_logprobs[0].token, 'greedy takes the most likely token');
+    }
+    assert.equal(r.choices[0].logprobs.refusal, null);
+    lpPlain = content;
+    const stream = await client.chat.completions.create({ ...params, stream: true });
+    const streamed = [];
+    for await (const chunk of stream) for (const c of chunk.choices) if (c.logprobs) streamed.push(...c.logprobs.content);
+    assert.deepEqual(streamed.map((t) => t.token), content.map((t) => t.token));
+  });
+
+  await check('completions logprobs (legacy shape)', async () => {
+    const r = await client.completions.create({ ...greedy, prompt: 'The sky is', max_tokens: 4, logprobs: 3 });
+    const lp = r.choices[0].logprobs;
+    assert.equal(lp.tokens.length, lp.token_logprobs.length);
+    assert.equal(lp.tokens.length, lp.top_logprobs.length);
+    assert.equal(lp.tokens.length, lp.text_offset.length);
+    let offset = 0;
+    lp.tokens.forEach((t, i) => {
+      assert.equal(lp.text_offset[i], offset);
+      offset += Buffer.byteLength(t, 'utf8');
+      assert.ok(t in lp.top_logprobs[i]);
+      assert.ok(Object.keys(lp.top_logprobs[i]).length <= 4);
+    });
+  });
+
+  await check('n > 1: chat and completions, plain and streamed', async () => {
+    const params = { model, messages: user('Give me a word.'), max_tokens: 4, n: 3, temperature: 1, seed: 123 };
+    const r = await client.chat.completions.create(params);
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+    const s = await client.chat.completions.create({ ...params, stream: true });
+    const texts = ['', '', ''];
+    const finishes = [null, null, null];
+    for await (const chunk of s) {
+      for (const c of chunk.choices) {
+        if (c.delta.content) texts[c.index] += c.delta.content;
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+    }
+    for (let i = 0; i < 3; i++) {
+      assert.equal(texts[i], r.choices[i].message.content, `choice ${i}`);
+      assert.equal(finishes[i], r.choices[i].finish_reason);
+    }
+    const c = await client.completions.create({ model, prompt: 'One two', max_tokens: 3, n: 2, seed: 9 });
+    assert.deepEqual(c.choices.map((x) => x.index), [0, 1]);
+  });
+
+  await check("llama.cpp's sampling parameters through the client", async () => {
+    const r = await client.chat.completions.create({
+      model, messages: user('Sample.'), max_tokens: 4, temperature: 0.9, seed: 3,
+      top_k: 20, min_p: 0.05, typical_p: 0.95, repeat_penalty: 1.1, repeat_last_n: 32, dry_multiplier: 0.8, dry_base: 1.75,
+      dry_allowed_length: 2, dry_penalty_last_n: -1, dry_sequence_breakers: ['\n'], xtc_probability: 0.3, xtc_threshold: 0.1,
+    });
+    assert.ok(r.usage.completion_tokens >= 1);
+    const m = await client.chat.completions.create({ model, messages: user('Mirostat.'), max_tokens: 3, mirostat: 2, mirostat_tau: 5, mirostat_eta: 0.1 });
+    assert.ok(m.usage.completion_tokens >= 1);
+    await assert.rejects(client.chat.completions.create({ model, messages: user('x'), xtc_probability: 2 }), (e) => e.status === 400 && e.param === 'xtc_probability');
+    await assert.rejects(client.chat.completions.create({ model, messages: user('x'), samplers: ['top_k'] }), (e) => e.status === 400 && e.param === 'samplers');
+  });
+
+  await check('reasoning_effort switches thinking', async () => {
+    const off = await client.chat.completions.create({ ...greedy, messages: user('Hm.'), max_tokens: 1, reasoning_effort: 'minimal' });
+    const on = await client.chat.completions.create({ ...greedy, messages: user('Hm.'), max_tokens: 1, reasoning_effort: 'high' });
+    assert.ok(on.usage.prompt_tokens > off.usage.prompt_tokens, 'thinking on changes the prompt');
+  });
+
+  await check('/tokenize, /detokenize, /props', async () => {
+    const t = await raw('POST', '/tokenize', { content: 'Hello world', with_pieces: true });
+    assert.equal(t.status, 200);
+    assert.equal(t.json.tokens.map((p) => p.piece).join(''), 'Hello world');
+    const d = await raw('POST', '/detokenize', { tokens: t.json.tokens.map((p) => p.id) });
+    assert.equal(d.json.content, 'Hello world');
+    const p = await raw('GET', '/props');
+    assert.equal(p.status, 200);
+    assert.equal(typeof p.json.chat_template, 'string');
+    assert.ok(p.json.total_slots >= 1);
+    assert.equal(typeof p.json.default_generation_settings.n_ctx, 'number');
+  });
+
+  await check('a nested-JSON bomb is a 400 and the server keeps serving', async () => {
+    const bomb = `{"model":"${model}","messages":[{"role":"user","content":${'['.repeat(100000)}${']'.repeat(100000)}}]}`;
+    const r = await raw('POST', '/v1/chat/completions', bomb);
+    assertError(r, 400);
+    assert.equal(r.json.error.code, 'json_too_complex');
+    const ok = await client.chat.completions.create({ ...greedy, messages: user('Say hello.'), max_tokens: 8 });
+    assert.equal(ok.choices[0].message.content, plain.choices[0].message.content);
   });
 
   await check('abort mid-stream cancels the sequence; the next request works', async () => {
