@@ -23,24 +23,29 @@ int avx512_offset(WType t) {
   }
 }
 
-// Position in the AVX-512 layout of natural element e (within a row of `cols`).
+// The AVX-512 layout of a row of codes, built by copying runs of 16 or 32 codes:
 //  Q4_0: groups of 4 blocks (128 values): [b0 0-15, b1 0-15, b2 0-15, b3 0-15, b0 16-31, ...]; a partial
 //        group at the end stays natural.
 //  Q4_K/Q5_K: 32-value sub-blocks of each 256 in the order 0,2,1,3,4,6,5,7.
 //  Others: natural.
-inline int64_t avx512_pos(WType t, int64_t e, int64_t cols) {
+void permute_to_avx512(WType t, const int8_t* q, int64_t cols, int8_t* out) {
   if (t == WType::Q4_0) {
-    const int64_t g = e / 128;
-    if ((g + 1) * 128 > cols) return e;
-    const int64_t within = e % 128, blk = within / 32, el = within % 32;
-    return g * 128 + (el / 16) * 64 + blk * 16 + (el % 16);
+    const int64_t full = cols / 128 * 128;
+    for (int64_t g = 0; g < full; g += 128)
+      for (int b = 0; b < 4; ++b) {
+        std::memcpy(out + g + 16 * b, q + g + 32 * b, 16);
+        std::memcpy(out + g + 64 + 16 * b, q + g + 32 * b + 16, 16);
+      }
+    std::memcpy(out + full, q + full, size_t(cols - full));
+    return;
   }
   if (t == WType::Q4_K || t == WType::Q5_K) {
-    static const int perm[8] = {0, 2, 1, 3, 4, 6, 5, 7};  // inverse of itself
-    const int64_t sb = e / 256, j = (e % 256) / 32, el = e % 32;
-    return sb * 256 + perm[j] * 32 + el;
+    static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int64_t sb = 0; sb < cols; sb += 256)
+      for (int j = 0; j < 8; ++j) std::memcpy(out + sb + 32 * order[j], q + sb + 32 * j, 32);
+    return;
   }
-  return e;
+  std::memcpy(out, q, size_t(cols));
 }
 
 }  // namespace
@@ -95,7 +100,7 @@ void ActBuffer::prepare(WType t, const float* x, size_t n_tokens, int64_t cols, 
     a.d = di;
     a.s = si;
     if (!permuted) continue;
-    for (int64_t e = 0; e < cols; ++e) qi[avx512_pos(t, e, cols)] = qdst[e];
+    permute_to_avx512(t, qdst, cols, qi);
     float* dl = dl_.data() + i * size_t(cols / 4);
     int32_t* bias = bias_.data() + i * size_t(cols / 4);
     a.dl = dl;
