@@ -34,7 +34,7 @@ int run_serve(int argc, char** argv) {
       .option("prefill-chunk", "N", "prompt tokens per engine step", false, "256")
       .option("max-tokens", "N", "default completion budget of a chat request (-1: until the context is full)", false, "-1")
       .option("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/ requests")
-      .option("alias", "NAME", "model id to report (requests may name any model; default: the model folder's name)")
+      .option("alias", "NAME", "model id to report and accept (default: the model folder's name)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
@@ -69,7 +69,6 @@ int run_serve(int argc, char** argv) {
   o.log_requests = !args.has("quiet");
   const std::string model_path = args.get("model");
   o.model_id = args.has("alias") ? args.get("alias") : default_model_id(model_path);
-  o.model_path = model_path;
 
   // Signals are taken by this thread only (sigwait below); every other thread inherits the mask.
   sigset_t sigs;

@@ -7,7 +7,7 @@
 namespace g4::kernels::fa {
 
 constexpr int kBk = 64;         // keys per tile
-constexpr int kTileRows = 128;  // query rows (tokens x heads) per tiled unit, at most
+constexpr int kTileRows = 256;  // query rows (tokens x heads) per tiled unit, at most
 
 // Query tokens [t0, t1) of problem p against every key they can see, in [k0, k1). Writes the final,
 // normalised output.

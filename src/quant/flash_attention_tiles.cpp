@@ -147,18 +147,25 @@ template <int MR>
 G4_SIMD_AVX512 void s_tile_f32(const float* const* q, int64_t d, const float* kt, float* s) {
   constexpr int NK = kBk / 16;
   __m512 acc[MR][NK];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int k = 0; k < NK; ++k) acc[r][k] = _mm512_setzero_ps();
   for (int64_t c = 0; c < d; ++c) {
     const float* kc = kt + c * kBk;
     __m512 kv[NK];
+    #pragma GCC unroll 16
     for (int k = 0; k < NK; ++k) kv[k] = _mm512_loadu_ps(kc + 16 * k);
+    #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 b = _mm512_set1_ps(q[r][c]);
+      #pragma GCC unroll 16
       for (int k = 0; k < NK; ++k) acc[r][k] = _mm512_fmadd_ps(b, kv[k], acc[r][k]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int k = 0; k < NK; ++k) _mm512_storeu_ps(s + r * kBk + 16 * k, acc[r][k]);
 }
 
@@ -166,17 +173,24 @@ G4_SIMD_AVX512 void s_tile_f32(const float* const* q, int64_t d, const float* kt
 template <int MR, int NC>
 G4_SIMD_AVX512 void pv_tile_f32(const float* p, int kn, const float* v, int64_t dv, float* o, int64_t c0) {
   __m512 acc[MR][NC];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) acc[r][k] = _mm512_loadu_ps(o + r * dv + c0 + 16 * k);
   for (int j = 0; j < kn; ++j) {
     __m512 vv[NC];
+    #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) vv[k] = _mm512_loadu_ps(v + j * dv + c0 + 16 * k);
+    #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 b = _mm512_set1_ps(p[r * kBk + j]);
+      #pragma GCC unroll 16
       for (int k = 0; k < NC; ++k) acc[r][k] = _mm512_fmadd_ps(b, vv[k], acc[r][k]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) _mm512_storeu_ps(o + r * dv + c0 + 16 * k, acc[r][k]);
 }
 
