@@ -69,6 +69,132 @@ void write_error_event(HttpResponse& res, const std::string& message) {
   res.write("data: [DONE]\n\n");
 }
 
+// The answer to one chat request, streamed or whole: the choices' state and the JSON they become.
+class ChatReply {
+ public:
+  ChatReply(const ChatRequest& cr, const Tokenizer& tok, std::string model)
+      : cr_(cr), tok_(tok), model_(std::move(model)), id_(random_id("chatcmpl-")), created_(int64_t(std::time(nullptr))),
+        choices_(size_t(cr.n)) {}
+
+  void stream(SeqChannel& ch, HttpResponse& res) {
+    if (!res.start_stream(200, "text/event-stream")) {
+      ch.cancel();
+      return;
+    }
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      if (!res.write(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) {
+        ch.cancel();
+        return;
+      }
+    }
+    PumpResult r = pump(ch, res, cr_.n, [&](const SeqEvent& e) {
+      Choice& c = choices_[size_t(e.index)];
+      const AnswerStream::Delta& d = e.delta;
+      Json delta = Json::object();
+      if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+      if (!d.content.empty()) delta["content"] = d.content;
+      Json calls = tool_calls_json(c, d.tool_calls);
+      if (!calls.empty()) delta["tool_calls"] = calls;
+      Json lp = cr_.logprobs >= 0 && !e.logprobs.empty() ? chat_logprobs(e.logprobs, tok_) : Json();
+      if ((!delta.empty() || !lp.is_null()) && !res.write(chunk(size_t(e.index), delta, lp, nullptr))) return false;
+      if (e.done && (e.finish_reason == "stop" || e.finish_reason == "length"))
+        return res.write(chunk(size_t(e.index), Json::object(), nullptr, finish_reason(c, e.finish_reason)));
+      return true;
+    });
+    if (r.finish_reason == "gone" || r.finish_reason == "cancelled") return;
+    if (r.finish_reason == "error") {
+      write_error_event(res, r.error);
+      return;
+    }
+    if (cr_.include_usage) {
+      Json u = envelope("chat.completion.chunk");
+      u["choices"] = Json::array();
+      u["usage"] = usage_json(r);
+      if (cr_.include_obfuscation) u["obfuscation"] = obfuscation_padding();
+      res.write(sse_data(u));
+    }
+    res.write("data: [DONE]\n\n");
+  }
+
+  void whole(SeqChannel& ch, HttpResponse& res) {
+    PumpResult r = pump(ch, res, cr_.n, [&](const SeqEvent& e) {
+      Choice& c = choices_[size_t(e.index)];
+      c.content += e.delta.content;
+      c.reasoning += e.delta.reasoning;
+      for (Json& call : tool_calls_json(c, e.delta.tool_calls)) c.calls.push_back(std::move(call));
+      c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
+      return true;
+    });
+    if (r.finish_reason == "gone" || r.finish_reason == "cancelled") {
+      res.send(499, "application/json", "{}");
+      return;
+    }
+    if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error, "", "generation_failed", "server_error");
+    Json out_choices = Json::array();
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      Choice& c = choices_[i];
+      for (Json& call : c.calls) call.erase("index");
+      Json msg = {{"role", "assistant"}, {"content", c.content}};
+      if (!c.calls.empty()) {
+        msg["tool_calls"] = c.calls;
+        if (c.content.empty()) msg["content"] = nullptr;
+      }
+      if (!c.reasoning.empty()) msg["reasoning_content"] = c.reasoning;
+      out_choices.push_back({{"index", i},
+                             {"message", msg},
+                             {"logprobs", cr_.logprobs >= 0 ? chat_logprobs(c.logprobs, tok_) : Json()},
+                             {"finish_reason", finish_reason(c, r.choices[i].finish_reason)}});
+    }
+    Json out = envelope("chat.completion");
+    out["choices"] = std::move(out_choices);
+    out["usage"] = usage_json(r);
+    send_json(res, 200, out);
+  }
+
+ private:
+  struct Choice {
+    std::string content, reasoning;
+    Json calls = Json::array();
+    int n_calls = 0;
+    std::vector<TokenLogprobs> logprobs;
+  };
+
+  // Tool calls as the API shows them; with parallel_tool_calls false, only the first of a choice.
+  Json tool_calls_json(Choice& c, const std::vector<ToolCallDelta>& tcs) const {
+    Json calls = Json::array();
+    for (const ToolCallDelta& tc : tcs) {
+      if (!cr_.parallel_tool_calls && c.n_calls > 0) break;
+      ++c.n_calls;
+      calls.push_back({{"index", tc.index},
+                       {"id", random_id("call_")},
+                       {"type", "function"},
+                       {"function", {{"name", tc.name}, {"arguments", tc.arguments_json}}}});
+    }
+    return calls;
+  }
+  static std::string finish_reason(const Choice& c, const std::string& reason) {
+    return reason == "stop" && c.n_calls > 0 ? "tool_calls" : reason;
+  }
+  Json envelope(const char* object) const {
+    Json j = {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_}, {"system_fingerprint", kFingerprint}};
+    if (!cr_.service_tier.empty()) j["service_tier"] = "default";
+    return j;
+  }
+  std::string chunk(size_t index, Json delta, Json logprobs, Json finish) const {
+    Json j = envelope("chat.completion.chunk");
+    j["choices"] = Json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+                                 {"finish_reason", std::move(finish)}}});
+    if (cr_.include_obfuscation) j["obfuscation"] = obfuscation_padding();
+    return sse_data(j);
+  }
+
+  const ChatRequest& cr_;
+  const Tokenizer& tok_;
+  const std::string model_, id_;
+  const int64_t created_;
+  std::vector<Choice> choices_;
+};
+
 }  // namespace
 
 ParseContext ApiServer::parse_context() const {
@@ -167,122 +293,9 @@ void ApiServer::chat_completions(const HttpRequest& req, HttpResponse& res) {
   ChatRequest cr = parse_chat_request(body, parse_context());
   check_model(cr.model);
   std::shared_ptr<SeqChannel> ch = submit(chat_request(cr), res);
-
-  const Tokenizer& tok = chat_->tokenizer();
-  const std::string id = random_id("chatcmpl-");
-  const int64_t created = int64_t(std::time(nullptr));
-  const std::string model = opt_.model_id;
-  const size_t n = size_t(cr.n);
-  struct Choice {
-    std::string content, reasoning;
-    Json calls = Json::array();
-    int n_calls = 0;
-    std::vector<TokenLogprobs> logprobs;
-  };
-  std::vector<Choice> choices(n);
-  // Tool calls as the API shows them; with parallel_tool_calls false, only the first of a choice.
-  auto tool_calls_json = [&](Choice& c, const std::vector<ToolCallDelta>& tcs) {
-    Json calls = Json::array();
-    for (const ToolCallDelta& tc : tcs) {
-      if (!cr.parallel_tool_calls && c.n_calls > 0) break;
-      ++c.n_calls;
-      calls.push_back({{"index", tc.index},
-                       {"id", random_id("call_")},
-                       {"type", "function"},
-                       {"function", {{"name", tc.name}, {"arguments", tc.arguments_json}}}});
-    }
-    return calls;
-  };
-  auto finish_reason = [&](const Choice& c, const std::string& reason) -> std::string {
-    if (reason == "stop" && c.n_calls > 0) return "tool_calls";
-    return reason;
-  };
-  auto envelope = [&](const char* object) {
-    Json j = {{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"system_fingerprint", kFingerprint}};
-    if (!cr.service_tier.empty()) j["service_tier"] = "default";
-    return j;
-  };
-
-  if (cr.stream) {
-    auto chunk = [&](size_t index, Json delta, Json logprobs, Json finish) {
-      Json j = envelope("chat.completion.chunk");
-      j["choices"] = Json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
-                                   {"finish_reason", std::move(finish)}}});
-      if (cr.include_obfuscation) j["obfuscation"] = obfuscation_padding();
-      return sse_data(j);
-    };
-    if (!res.start_stream(200, "text/event-stream")) {
-      ch->cancel();
-      return;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (!res.write(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) {
-        ch->cancel();
-        return;
-      }
-    }
-    PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
-      Choice& c = choices[size_t(e.index)];
-      const AnswerStream::Delta& d = e.delta;
-      Json delta = Json::object();
-      if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-      if (!d.content.empty()) delta["content"] = d.content;
-      Json calls = tool_calls_json(c, d.tool_calls);
-      if (!calls.empty()) delta["tool_calls"] = calls;
-      Json lp = cr.logprobs >= 0 && !e.logprobs.empty() ? chat_logprobs(e.logprobs, tok) : Json();
-      if ((!delta.empty() || !lp.is_null()) && !res.write(chunk(size_t(e.index), delta, lp, nullptr))) return false;
-      if (e.done && (e.finish_reason == "stop" || e.finish_reason == "length"))
-        return res.write(chunk(size_t(e.index), Json::object(), nullptr, finish_reason(c, e.finish_reason)));
-      return true;
-    });
-    if (r.finish_reason == "gone" || r.finish_reason == "cancelled") return;
-    if (r.finish_reason == "error") {
-      write_error_event(res, r.error);
-      return;
-    }
-    if (cr.include_usage) {
-      Json u = envelope("chat.completion.chunk");
-      u["choices"] = Json::array();
-      u["usage"] = usage_json(r);
-      if (cr.include_obfuscation) u["obfuscation"] = obfuscation_padding();
-      res.write(sse_data(u));
-    }
-    res.write("data: [DONE]\n\n");
-    return;
-  }
-
-  PumpResult r = pump(*ch, res, cr.n, [&](const SeqEvent& e) {
-    Choice& c = choices[size_t(e.index)];
-    c.content += e.delta.content;
-    c.reasoning += e.delta.reasoning;
-    for (Json& call : tool_calls_json(c, e.delta.tool_calls)) c.calls.push_back(std::move(call));
-    c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
-    return true;
-  });
-  if (r.finish_reason == "gone" || r.finish_reason == "cancelled") {
-    res.send(499, "application/json", "{}");
-    return;
-  }
-  if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error, "", "generation_failed", "server_error");
-  Json out_choices = Json::array();
-  for (size_t i = 0; i < n; ++i) {
-    Choice& c = choices[i];
-    for (Json& call : c.calls) call.erase("index");
-    Json msg = {{"role", "assistant"}, {"content", c.content}};
-    if (!c.calls.empty()) {
-      msg["tool_calls"] = c.calls;
-      if (c.content.empty()) msg["content"] = nullptr;
-    }
-    if (!c.reasoning.empty()) msg["reasoning_content"] = c.reasoning;
-    out_choices.push_back({{"index", i},
-                           {"message", msg},
-                           {"logprobs", cr.logprobs >= 0 ? chat_logprobs(c.logprobs, tok) : Json()},
-                           {"finish_reason", finish_reason(c, r.choices[i].finish_reason)}});
-  }
-  Json out = envelope("chat.completion");
-  out["choices"] = std::move(out_choices);
-  out["usage"] = usage_json(r);
-  send_json(res, 200, out);
+  ChatReply reply(cr, chat_->tokenizer(), opt_.model_id);
+  if (cr.stream) reply.stream(*ch, res);
+  else reply.whole(*ch, res);
 }
 
 void ApiServer::completions(const HttpRequest& req, HttpResponse& res) {
