@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "runtime/chat.h"
+#include "server/openai_api.h"
 
 namespace g4::server {
 
@@ -10,10 +12,7 @@ ConstraintTokens::ConstraintTokens(std::shared_ptr<const Tokenizer> tokenizer) :
 
 void ConstraintTokens::build() const {
   std::call_once(once_, [this] {
-    const int32_t n = tok_->vocab_size();
-    bytes_.resize(size_t(n));
-    for (int32_t id = 0; id < n; ++id)
-      if (!tok_->is_special(id)) bytes_[size_t(id)] = tok_->token_bytes(id);
+    bytes_ = constraint_token_bytes(*tok_);
     vocab_ = std::make_unique<ConstraintVocab>(bytes_);
   });
 }
@@ -53,49 +52,30 @@ class JsonTokenConstraint : public TokenConstraint {
 
 class ToolCallConstraint : public TokenConstraint {
  public:
-  ToolCallConstraint(std::shared_ptr<const ConstraintTokens> t, std::vector<ForcedTool> tools)
-      : t_(std::move(t)), tools_(std::move(tools)) {
+  ToolCallConstraint(std::shared_ptr<const ConstraintTokens> t, std::unique_ptr<JsonConstraint> call)
+      : t_(std::move(t)), call_(std::move(call)) {
     const Tokenizer& tok = t_->tokenizer();
-    auto id = [&](const char* piece) {
+    auto id = [&](std::string_view piece) {
       auto v = tok.find_token(piece);
-      if (!v) throw Error(std::string("the model's vocabulary has no ") + piece + " token, so tool calls cannot be forced");
+      if (!v) throw Error("the model's vocabulary has no " + std::string(piece) + " token, so tool calls cannot be forced");
       return *v;
     };
-    open_ = id("<|tool_call>");
-    close_ = id("<tool_call|>");
-    end_ = id("<|tool_response>");
-    check(!tools_.empty(), "no tool to call");
-    for (auto& f : tools_) names_.push_back("call:" + f.name);
+    open_ = id(gemma4::kToolCallOpen);
+    close_ = id(gemma4::kToolCallClose);
+    end_ = id(gemma4::kToolResponse);
+    id(gemma4::kQuote);  // string arguments are written between these
   }
 
   bool allowed(std::vector<uint8_t>& mask) override {
-    const auto& bytes = t_->bytes();
-    mask.assign(bytes.size(), 0);
     switch (phase_) {
       case Phase::Open:
-        mask[size_t(open_)] = 1;
+        only(mask, open_);
         return true;
-      case Phase::Name: {
-        for (size_t id = 0; id < bytes.size(); ++id) {
-          const std::string& b = bytes[id];
-          if (b.empty()) continue;
-          std::string s = so_far_ + b;
-          for (size_t k = 0; k < names_.size(); ++k) {
-            const std::string& c = names_[k];
-            if (s.size() <= c.size() ? c.compare(0, s.size(), s) == 0
-                                     : (s.compare(0, c.size(), c) == 0 && tools_[k].arguments->can_accept(std::string_view(s).substr(c.size())))) {
-              mask[id] = 1;
-              break;
-            }
-          }
-        }
-        return true;
-      }
-      case Phase::Args:
-        compute_allowed_mask(*tools_[chosen_].arguments, t_->vocab(), {close_}, mask);
+      case Phase::Body:
+        compute_allowed_mask(*call_, t_->vocab(), {close_}, mask);
         return true;
       case Phase::End:
-        mask[size_t(end_)] = 1;
+        only(mask, end_);
         return true;
       case Phase::Done:
         return false;
@@ -104,27 +84,17 @@ class ToolCallConstraint : public TokenConstraint {
   }
 
   void accept(int32_t token) override {
-    const auto& bytes = t_->bytes();
     switch (phase_) {
       case Phase::Open:
-        phase_ = Phase::Name;
+        phase_ = Phase::Body;
         return;
-      case Phase::Name: {
-        so_far_ += bytes[size_t(token)];
-        for (size_t k = 0; k < names_.size(); ++k) {
-          const std::string& c = names_[k];
-          if (so_far_.size() > c.size() && so_far_.compare(0, c.size(), c) == 0 &&
-              tools_[k].arguments->accept_bytes(std::string_view(so_far_).substr(c.size()))) {
-            chosen_ = k;
-            phase_ = Phase::Args;
-            return;
-          }
+      case Phase::Body:
+        if (token == close_) {
+          phase_ = Phase::End;
+        } else {
+          const auto& b = t_->bytes();
+          if (token >= 0 && size_t(token) < b.size()) call_->accept_bytes(b[size_t(token)]);
         }
-        return;
-      }
-      case Phase::Args:
-        if (token == close_) phase_ = Phase::End;
-        else tools_[chosen_].arguments->accept_bytes(bytes[size_t(token)]);
         return;
       case Phase::End:
         phase_ = Phase::Done;
@@ -135,14 +105,15 @@ class ToolCallConstraint : public TokenConstraint {
   }
 
  private:
-  enum class Phase { Open, Name, Args, End, Done };
+  enum class Phase { Open, Body, End, Done };
+  void only(std::vector<uint8_t>& mask, int32_t id) const {
+    mask.assign(t_->vocab().size(), 0);
+    mask[size_t(id)] = 1;
+  }
   std::shared_ptr<const ConstraintTokens> t_;
-  std::vector<ForcedTool> tools_;
-  std::vector<std::string> names_;
+  std::unique_ptr<JsonConstraint> call_;
   int32_t open_ = -1, close_ = -1, end_ = -1;
   Phase phase_ = Phase::Open;
-  std::string so_far_;
-  size_t chosen_ = 0;
 };
 
 }  // namespace
@@ -153,20 +124,32 @@ std::unique_ptr<TokenConstraint> make_json_constraint(std::shared_ptr<const Cons
 }
 
 std::unique_ptr<TokenConstraint> make_tool_call_constraint(std::shared_ptr<const ConstraintTokens> tokens,
-                                                           std::vector<ForcedTool> tools) {
-  return std::make_unique<ToolCallConstraint>(std::move(tokens), std::move(tools));
+                                                           std::unique_ptr<JsonConstraint> call) {
+  return std::make_unique<ToolCallConstraint>(std::move(tokens), std::move(call));
 }
 
-std::unique_ptr<JsonConstraint> tool_arguments_constraint(const Json& parameters) {
-  JsonConstraintOptions o;
-  o.max_whitespace = 0;  // compact, as Gemma writes its calls
-  if (parameters.is_object() && !parameters.empty()) {
-    try {
-      return JsonConstraint::from_schema(parameters, o);
-    } catch (const Error&) {
-    }
+std::unique_ptr<TokenConstraint> make_forced_tool_call(std::shared_ptr<const ConstraintTokens> tokens,
+                                                       const Json& tools, const std::string& only_name) {
+  std::vector<ToolSchema> schemas;
+  std::vector<size_t> index;  // schemas[k] is tools[index[k]]
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const Json& f = tools[i]["function"];
+    std::string name = f["name"].get<std::string>();
+    if (!only_name.empty() && name != only_name) continue;
+    schemas.push_back({name, f.contains("parameters") ? f["parameters"] : Json::object()});
+    index.push_back(i);
   }
-  return JsonConstraint::any_object(o);
+  JsonConstraintOptions o;
+  o.syntax = JsonSyntax::Gemma;
+  std::unique_ptr<JsonConstraint> call;
+  try {
+    call = JsonConstraint::tool_call(schemas, o);
+  } catch (const SchemaError& e) {
+    const std::string where =
+        e.tool >= 0 ? "tools[" + std::to_string(index[size_t(e.tool)]) + "].function.parameters" : "tools";
+    throw ApiError(400, "cannot force a call of this tool: '" + where + "': " + e.what(), where);
+  }
+  return make_tool_call_constraint(std::move(tokens), std::move(call));
 }
 
 }  // namespace g4::server

@@ -1,13 +1,14 @@
 #pragma once
 // Constrained decoding for the API: response_format (JSON object / JSON schema) and forced tool calls
-// (tool_choice "required" or a named function).
+// (tool_choice "required" or a named function), both on the one compiler of runtime/json_constraint.h.
 //
-// A forced tool call is generated as
-//   <|tool_call>call:NAME{"arg":...}<tool_call|><|tool_response>
-// NAME is one of the allowed tools; the arguments are JSON constrained by the tool's parameter schema
-// (any object when the schema uses keywords the JSON automaton does not support); <|tool_response>
-// is an end-of-generation token, so the answer ends right after the call. The output parser reads
-// JSON-quoted keys and strings inside the braces, so the call arrives as a normal tool call.
+// A forced tool call is generated in Gemma 4's native syntax, the one its chat template shows the
+// model and the output parser reads:
+//   <|tool_call>call:NAME{key:<|"|>text<|"|>,n:1}<tool_call|><|tool_response>
+// NAME is one of the allowed tools; the arguments follow the tool's parameter schema (keys in the
+// template's dictsort order, strings between <|"|> tokens); <|tool_response> is an end-of-generation
+// token, so the answer ends right after the call and arrives as a normal tool call. A parameter
+// schema the compiler cannot honour is a 400 naming the keyword, never an unconstrained call.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,8 +22,8 @@
 
 namespace g4::server {
 
-// Token bytes for constrained decoding (special tokens map to "", so they are never chosen by a
-// JSON automaton) and the trie built from them. Built once, on first use; thread-safe.
+// Token bytes for constrained decoding (runtime's constraint_token_bytes) and the tries built from
+// them: built once per vocabulary, on first use, shared by every request; thread-safe.
 class ConstraintTokens {
  public:
   explicit ConstraintTokens(std::shared_ptr<const Tokenizer> tokenizer);
@@ -43,16 +44,16 @@ std::unique_ptr<TokenConstraint> make_json_constraint(std::shared_ptr<const Cons
                                                       std::unique_ptr<JsonConstraint> json,
                                                       std::vector<int32_t> end_ids);
 
-struct ForcedTool {
-  std::string name;
-  std::unique_ptr<JsonConstraint> arguments;
-};
-
-// A tool call to one of `tools`. Throws g4::Error when the vocabulary lacks the tool-call tokens.
+// A tool call whose body ("call:NAME{...}") follows `call` (JsonConstraint::tool_call). Throws
+// g4::Error when the vocabulary lacks the tool-call tokens.
 std::unique_ptr<TokenConstraint> make_tool_call_constraint(std::shared_ptr<const ConstraintTokens> tokens,
-                                                           std::vector<ForcedTool> tools);
+                                                           std::unique_ptr<JsonConstraint> call);
 
-// The argument automaton for a tool's "parameters" schema: the schema when supported, else any object.
-std::unique_ptr<JsonConstraint> tool_arguments_constraint(const Json& parameters);
+// The forced call for a chat request: every tool of `tools` (the request's [{type, function:{name,
+// parameters}}]), or only `only_name` when it is not empty. A schema the compiler cannot honour
+// throws ApiError 400 with param "tools[i].function.parameters" and the keyword's JSON pointer in
+// the message.
+std::unique_ptr<TokenConstraint> make_forced_tool_call(std::shared_ptr<const ConstraintTokens> tokens,
+                                                       const Json& tools, const std::string& only_name);
 
 }  // namespace g4::server

@@ -589,7 +589,7 @@ ChatRequest parse_chat_request(const Json& body, const ParseContext& ctx) {
         bad("response_format.type", "'response_format.type' must be 'text', 'json_object' or 'json_schema'");
       }
     } catch (const Error& e) {
-      bad("response_format", std::string("unsupported JSON schema: ") + e.what());
+      bad("response_format.json_schema.schema", std::string("cannot constrain the answer to this schema: ") + e.what());
     }
   }
 

@@ -247,15 +247,8 @@ SeqRequest ApiServer::chat_request(ChatRequest& cr) const {
   const bool forced_tool = cr.tool_choice == ToolChoice::Required || cr.tool_choice == ToolChoice::Named;
   // Each choice needs a constraint of its own (they carry state).
   auto make_constraint = [&]() -> std::unique_ptr<TokenConstraint> {
-    if (forced_tool) {
-      std::vector<ForcedTool> ft;
-      for (const Json& t : cr.tools) {
-        std::string name = t["function"]["name"].get<std::string>();
-        if (cr.tool_choice == ToolChoice::Named && name != cr.tool_name) continue;
-        ft.push_back({name, tool_arguments_constraint(t["function"]["parameters"])});
-      }
-      return make_tool_call_constraint(ctokens_, std::move(ft));
-    }
+    if (forced_tool)
+      return make_forced_tool_call(ctokens_, cr.tools, cr.tool_choice == ToolChoice::Named ? cr.tool_name : "");
     if (cr.json) return make_json_constraint(ctokens_, cr.json->clone(), sr.stop.eog_ids);
     return nullptr;
   };
