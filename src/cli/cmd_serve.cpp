@@ -1,7 +1,11 @@
 // gemma4 serve: the OpenAI-compatible HTTP server (continuous batching over --parallel KV slots).
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <pthread.h>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/command.h"
@@ -21,6 +25,17 @@ std::string default_model_id(std::string path) {
   return base.empty() ? "gemma4" : base;
 }
 
+// --cors: "*" or one exact origin, scheme://host[:port] (what browsers send in Origin).
+std::string cors_origin_from(const std::string& v) {
+  if (v == "*") return v;
+  const size_t scheme = v.find("://");
+  const bool ok_scheme = scheme != std::string::npos && (v.compare(0, scheme, "http") == 0 || v.compare(0, scheme, "https") == 0);
+  bool ok = ok_scheme && v.size() > scheme + 3 && v.find('/', scheme + 3) == std::string::npos;
+  for (char c : v) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != ',';
+  if (!ok) throw g4::Error("--cors must be '*' or one origin such as https://app.example or http://localhost:3000 (got '" + v + "')");
+  return v;
+}
+
 int run_serve(int argc, char** argv) {
   g4::cli::Args args("serve",
                      "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions,\n"
@@ -35,6 +50,7 @@ int run_serve(int argc, char** argv) {
       .option("max-tokens", "N", "default completion budget of a chat request (-1: until the context is full)", false, "-1")
       .option("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/ requests")
       .option("alias", "NAME", "model id to report and accept (default: the model folder's name)")
+      .option("cors", "ORIGIN", "allow browsers on this origin ('*' for any) to call the API (default: no CORS headers)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
@@ -67,6 +83,7 @@ int run_serve(int argc, char** argv) {
   o.defaults = g4::cli::sampling_from_args(args);
   o.fixed_seed = args.has("seed");
   o.log_requests = !args.has("quiet");
+  if (args.has("cors")) o.cors_origin = cors_origin_from(args.get("cors"));
   const std::string model_path = args.get("model");
   o.model_id = args.has("alias") ? args.get("alias") : default_model_id(model_path);
 
@@ -91,8 +108,24 @@ int run_serve(int argc, char** argv) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);
-  std::fprintf(stderr, "gemma4 serve: stopping (signal %d)\n", sig);
+  std::fprintf(stderr, "gemma4 serve: stopping (signal %d); a second signal exits at once\n", sig);
+  // Graceful stop: no new connections, open streams end with [DONE], waiting requests get 503, every
+  // thread is joined. Meanwhile a second SIGINT/SIGTERM ends the process without waiting.
+  std::atomic<bool> stopped{false};
+  std::thread second_signal([&] {
+    const timespec tick{0, 200 * 1000 * 1000};
+    while (!stopped.load()) {
+      int s = sigtimedwait(&sigs, nullptr, &tick);
+      if (s > 0) {
+        std::fprintf(stderr, "gemma4 serve: signal %d again, exiting now\n", s);
+        std::_Exit(128 + s);
+      }
+    }
+  });
   server.stop();
+  stopped = true;
+  second_signal.join();
+  std::fprintf(stderr, "gemma4 serve: stopped\n");
   return 0;
 }
 

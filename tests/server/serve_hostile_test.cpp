@@ -1,6 +1,6 @@
 // Hostile clients against `gemma4 serve` itself (the demo model: random weights, real vocabulary and
 // chat template): smuggling probes, the JSON-only body rule, CORS off by default and on with --cors,
-// hundreds of idle connections, and graceful shutdown on SIGTERM (an open stream ends
+// a JSON bomb, hundreds of idle connections, and graceful shutdown on SIGTERM (an open stream ends
 // with [DONE] and its last chunk, the process exits 0). After each case the server must still answer
 // /health and its descriptors and threads (/proc/<pid>) must stay bounded.
 #include <fcntl.h>
@@ -192,8 +192,22 @@ TEST_F(ServeHostile, SmugglingProbesJsonOnlyBodiesAndNoCors) {
   EXPECT_EQ(r.header("Access-Control-Allow-Methods"), "");
 }
 
-TEST_F(ServeHostile, IdleFloodsAndOversizedRequests) {
-  expect_healthy("before");
+TEST_F(ServeHostile, JsonBombsIdleFloodsAndOversizedRequests) {
+  // ~200 KB of nesting in a message's content, and in the body itself.
+  const int depth = 100000;
+  std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  Response r = post_chat(server_.port, R"({"model":"demo","messages":[{"role":"user","content":)" + nested + "}]}", "application/json");
+  EXPECT_GE(r.status, 400) << r.body.substr(0, 300);
+  EXPECT_LT(r.status, 500) << r.body.substr(0, 300);
+  std::string objects;
+  for (int i = 0; i < depth / 2; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(depth / 2, '}');
+  r = post_chat(server_.port, objects, "application/json");
+  EXPECT_GE(r.status, 400);
+  EXPECT_LT(r.status, 500);
+  EXPECT_TRUE(server_.alive());
+  expect_healthy("after JSON bombs");
+
   // Hundreds of idle and trickling connections, oversized heads and bodies.
   const int fds_before = open_fds(pid()), threads_before = threads(pid());
   std::vector<int> idle;
