@@ -4,16 +4,22 @@
 // to int8 per 32 values, an exact integer dot product per 32-value block (per 16 for Q6_K, whose scales
 // change every 16 values), then the block's weight scale times the activation scale applied in f32.
 //
-// Operands: A = 16 tokens x one block of their int8 codes, loaded straight from the activation buffer;
-// B = the weight panel that repack_int8_panel builds (4 consecutive codes of 16 rows per 64-byte row,
-// the tile unit's B layout), with signed codes so tdpbssd needs no offset correction. C = 16 tokens x
-// 16 rows of int32, one block's dot products. Because every block has its own scales, each C tile is
-// stored and scaled into f32 accumulators (16 zmm, one per token) by AVX-512 while the tile unit works
-// on the next block; the scaling, not the tile unit, bounds the speed (about 3 vector operations per
-// 16 outputs per block).
+// Operands: A = 16 tokens x one block of their int8 codes, loaded straight from the activation buffer
+// (Int8Layout::Tiles); B = the weight panel that repack_int8_panel builds (4 consecutive codes of 16 rows
+// per 64-byte row, the tile unit's B layout), with signed codes so tdpbssd needs no offset correction.
+// C = 16 tokens x 16 rows of int32, one block's dot products. Because every block has its own scales,
+// each C tile is stored and scaled into f32 accumulators (16 zmm, one per token) by AVX-512.
 //
-// A panel (32 rows x up to 2048 columns, ~40 KiB) is repacked once and then every 16-token tile runs
-// over it while it is in L1/L2, so repacking is paid once per weight per call whatever the token count.
+// What bounds it (measured on Sapphire Rapids): a tdpbssd with K = 32 takes as long as one with K = 64,
+// tile loads, products and stores execute in order, and the core's floating-point units stall while the
+// tile unit multiplies (integer vector operations overlap, FMAs and conversions do not). So each 16x16x32
+// block costs a product, a 1 KiB tile store and 3 FP operations per 16 outputs, which leaves this GEMM
+// 1.1-1.3x faster than the VNNI one for Q4_0/Q8_0 and about equal for Q4_K/Q5_K (whose mins cost a
+// fourth operation), and 3-4x faster than the BF16 GEMM for Q6_K. The per-32-value activation scales of
+// the numerics we must match are what forbid accumulating several blocks inside the tile unit.
+//
+// A panel (32 rows x up to 2048 columns, 80 KiB) is repacked once and then every 16-token tile runs over
+// it while it is in L2, so repacking is paid once per weight per call whatever the token count.
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8"))), apply_to = function)
 #else
@@ -30,7 +36,6 @@
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -55,7 +60,7 @@ constexpr int kGroups = 2;  // 32 rows per panel
 constexpr int kPanelRows = kLanes * kGroups;
 constexpr int kGB = kInt8GroupBlockBytes;
 constexpr int kTok = int(kAmxTokenTile);
-constexpr int64_t kChunk = 64;  // blocks of a panel: 512 columns, 20 KiB, L1-resident with the A tiles
+constexpr int64_t kChunk = kInt8ChunkBlocks;  // blocks of a panel (smaller panels measured slower)
 
 // How the per-block int32 dot products become f32.
 enum class Kind {
@@ -96,7 +101,8 @@ void configure_tiles(Kind k) {
 // acc[t] += (C[t] scaled) for the NT first tokens of the tile; c holds C (and for Halves, C of the second
 // half 256 int32 later). xd / xs: the tile's 16 d and d * sum(codes) of this block.
 template <int NT, Kind K>
-__attribute__((always_inline)) inline void scale_block(const int32_t* c, const uint8_t* pb, const float* xd, const float* xs, __m512* acc) {
+__attribute__((always_inline)) inline void scale_block(const int32_t* c, const uint8_t* pb, const float* xd,
+                                                       const float* xs, __m512* acc) {
   const __m512 w0 = _mm512_load_ps(pb + kInt8CodeBytes);
   const __m512 w1 = _mm512_load_ps(pb + kInt8CodeBytes + 64);
   #pragma GCC unroll 16
