@@ -2,7 +2,7 @@
 // prefill (512 tokens, compute-bound) in GFLOP/s, per weight type, at E2B-like shapes.
 //
 //   matmul_bench [--threads N] [--isa scalar|avx2|avx512-vnni|amx] [--quick] [--cpu-time] [--only TYPE]
-//                [--decode-only | --prefill-only] [--batch 1,2,4,8,16] [--tokens 512]
+//                [--decode-only | --prefill-only] [--batch 1,2,4,8,16] [--tokens 512] [--shape TEXT]
 //
 // Decode cycles through copies of the matrix totalling >= 512 MiB, so every call streams from DRAM as in
 // a real decode step (about 300 different matrices per token). --batch times the same calls with several
@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,8 @@ using namespace g4;
 namespace {
 
 bool g_cpu_time = false;
-std::string g_only;  // --only TYPE  // --cpu-time: this thread's CPU time (meaningful with --threads 1 on a busy machine)
+std::string g_only;   // --only TYPE
+std::string g_shape;  // --shape TEXT: only the shapes whose name contains TEXT  // --cpu-time: this thread's CPU time (meaningful with --threads 1 on a busy machine)
 
 double now() {
   if (g_cpu_time) {
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
     else if (a == "--decode-only") prefill = false;
     else if (a == "--prefill-only") decode = false;
     else if (a == "--batch" && i + 1 < argc) batches = parse_list(argv[++i]);
+    else if (a == "--shape" && i + 1 < argc) g_shape = argv[++i];
     else if (a == "--tokens" && i + 1 < argc) n = std::max<size_t>(1, size_t(std::atol(argv[++i])));
     else {
       std::fprintf(stderr, "unknown or incomplete option '%s'\n", a.c_str());
@@ -194,8 +197,21 @@ int main(int argc, char** argv) {
   }
   if (batches.empty()) batches = {1};
   if (!isa.empty()) {
-    for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx})
-      if (isa == kernels::isa_name(k)) kernels::force_isa(k);
+    bool known = false;
+    for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx}) {
+      if (isa != kernels::isa_name(k)) continue;
+      known = true;
+      try {
+        kernels::force_isa(k);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "--isa %s: %s\n", isa.c_str(), e.what());
+        return 2;
+      }
+    }
+    if (!known) {
+      std::fprintf(stderr, "--isa %s: expected scalar, avx2, avx512-vnni or amx\n", isa.c_str());
+      return 2;
+    }
   }
   ThreadPool pool(threads);
   std::printf("threads %d, kernels %s (best %s)\n", threads, kernels::isa_name(kernels::active_isa()),
@@ -213,6 +229,7 @@ int main(int argc, char** argv) {
               "roof%", "xT=1");
   for (const Shape& s : shapes) {
     if (!decode) break;
+    if (std::string(s.name).find(g_shape) == std::string::npos) continue;
     for (WType t : types) {
       if (!g_only.empty() && g_only != wtype_info(t).name) continue;
       const size_t mbytes = wtype_row_bytes(t, s.cols) * size_t(s.rows);
@@ -252,6 +269,7 @@ int main(int argc, char** argv) {
   const Shape pshapes[] = {{"attn q 2048x1536", 2048, 1536}, {"ffn up 6144x1536", 6144, 1536}, {"ffn down 1536x6144", 1536, 6144}};
   for (const Shape& s : pshapes) {
     if (!prefill) break;
+    if (std::string(s.name).find(g_shape) == std::string::npos) continue;
     for (WType t : types) {
       if (!g_only.empty() && g_only != wtype_info(t).name) continue;
       const size_t mbytes = wtype_row_bytes(t, s.cols) * size_t(s.rows);

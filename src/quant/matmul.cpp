@@ -86,6 +86,7 @@ Isa best_isa() {
 }
 
 void force_isa(Isa isa) {
+  if (isa == Isa::Amx && amx_disabled_by_env()) throw Error("the amx kernels are turned off by G4_NO_AMX");
   if (!isa_supported(isa)) throw Error(std::string("this CPU does not support the ") + isa_name(isa) + " kernels");
   g_forced.store(int(isa));
 }
