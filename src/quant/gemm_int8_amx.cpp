@@ -320,9 +320,10 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
   const size_t nbt = size_t(a.nb);
   const int n_tiles = int((n_tokens + kTok - 1) / kTok);
   const int nt_last = int(n_tokens - size_t(n_tiles - 1) * kTok);
-  // One tile: scale only its tokens (rounded up to 4); several: all 16 of each (the padding of the last
-  // one costs less than a second pipeline).
-  const PanelFn fn = table[n_tiles == 1 ? size_t((nt_last + 3) / 4 - 1) : 3];
+  // Whole tiles scale all 16 tokens; a partial last tile runs as a job of its own that scales only its
+  // tokens (rounded up to 4).
+  const int full = nt_last == kTok ? n_tiles : n_tiles - 1;
+  const PanelFn fn_last = table[size_t((nt_last + 3) / 4 - 1)];
   static thread_local AlignedPanel panel_store;
   PanelPrefetch pf;
   uint8_t* panel = panel_store.get(size_t(kChunk) * kGroups * kGB);
@@ -344,9 +345,20 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
         pf.start(w, r + kPanelRows, int(std::clamp<int64_t>(r1 - r - kPanelRows, 0, kPanelRows)), 0,
                  std::min<int64_t>(kChunk, nb_total), steps);
       const size_t at = size_t(b0) * kTok;  // tile 0's first block of the panel
-      const PanelJob job{panel,  nb,      groups,  a.q + at * 32, a.d + at, a.s + at, nbt * kTok, y + size_t(r),
-                         size_t(w.rows), n_tiles, nt_last, mask, b0 == 0, &pf};
-      fn(job);
+      const size_t tile_stride = nbt * kTok;
+      PanelJob job{panel,          nb,   groups, a.q + at * 32, a.d + at, a.s + at, tile_stride, y + size_t(r),
+                   size_t(w.rows), full, kTok,   mask,          b0 == 0,  &pf};
+      if (full > 0) table[3](job);
+      if (full < n_tiles) {
+        const size_t last = size_t(full) * tile_stride;
+        job.q += last * 32;
+        job.d += last;
+        job.s += last;
+        job.y += size_t(full) * kTok * size_t(w.rows);
+        job.n_tiles = 1;
+        job.nt_last = nt_last;
+        fn_last(job);
+      }
       pf.finish();
       ++panels;
     }
