@@ -308,8 +308,6 @@ struct AlignedPanel {
 
 }  // namespace
 
-bool gemm_int8_amx_supported(WType t) { return gemm_int8_supported(t) || t == WType::Q6_K; }
-
 void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y) {
   static constexpr auto plain = panel_table<Kind::Plain>();
   static constexpr auto mins = panel_table<Kind::Mins>();

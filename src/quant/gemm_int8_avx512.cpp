@@ -157,9 +157,9 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
     return;
   }
   if (w.type == WType::Q6_K) {
-    // Signed codes only. Per half of a super-block (4 sub-blocks): its 64 bytes of low bits and 32 of
+    // Per half of a super-block (4 sub-blocks): its 64 bytes of low bits and 32 of
     // high bits transposed once; per sub-block the two 16-value halves' scales (int8 x the super-block's d).
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03), off32 = _mm512_set1_epi8(32);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03), off32 = _mm512_set1_epi8(Signed ? 32 : 0);
     for (int64_t sb = 0; sb < nb / 8; ++sb) {
       const size_t at = size_t(b0 / 8 + sb) * sizeof(Q6_K);
       // d is the super-block's last 2 bytes: gathered with the 2 before it, so as not to read past the row.
@@ -230,10 +230,18 @@ void repack_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0,
       std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
 }
 
+// How a block's int32 dot products become f32 (see kernels_impl.h's panel layout).
+enum class Kind {
+  Plain,   // Q4_0, Q8_0: scale * d_x * dot (the code offset through the accumulator's initial value)
+  Mins,    // Q4_K, Q5_K: scale * d_x * dot - min * (d_x * sum(x codes))
+  Halves,  // Q6_K: d_x * (scale * dot(first 16) + scale2 * dot(last 16)), offset per half
+};
+
 // y[t][r + lane] (+)= panel rows x tokens [0, NT) over nb blocks of the chunk starting at block b0.
-template <int NT, bool Mins>
+template <int NT, Kind K>
 void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64_t b0, float* y, size_t ldy,
            const __mmask16* mask, bool first, PanelPrefetch& pf) {
+  constexpr int kHalves = K == Kind::Halves ? 2 : 1;  // integer accumulators per block (per 16 values)
   __m512 facc[kGroups][NT];
   #pragma GCC unroll 8
   for (int g = 0; g < kGroups; ++g)
@@ -250,20 +258,24 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     xq[t] = a.q + tok * size_t(a.cols) + size_t(32 * b0);
     xd[t] = a.d + tok * size_t(a.nb) + size_t(b0);
     xs[t] = a.s + tok * size_t(a.nb) + size_t(b0);
-    xb[t] = a.bias + tok * size_t(a.nb) + size_t(b0);
+    xb[t] = a.bias + tok * size_t(2 * a.nb) + size_t(2 * b0);
   }
   for (int64_t b = 0; b < nb; ++b) {
     pf.step();
     const uint8_t* pb = panel + size_t(b) * kGroups * kGroupBlockBytes;
-    __m512i iacc[kGroups][NT];
+    __m512i iacc[kHalves][kGroups][NT];
     #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
-      const __m512i init = Mins ? _mm512_setzero_si512() : _mm512_set1_epi32(xb[t][b]);
-      #pragma GCC unroll 8
-      for (int g = 0; g < kGroups; ++g) iacc[g][t] = init;
+      #pragma GCC unroll 2
+      for (int h = 0; h < kHalves; ++h) {
+        const int32_t bias = K == Kind::Mins ? 0 : K == Kind::Halves ? xb[t][2 * b + h] : xb[t][2 * b] + xb[t][2 * b + 1];
+        #pragma GCC unroll 8
+        for (int g = 0; g < kGroups; ++g) iacc[h][g][t] = _mm512_set1_epi32(bias);
+      }
     }
     #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
+      const int h = kHalves == 2 ? j / 4 : 0;  // vectors 0-3 hold codes 0-15, 4-7 codes 16-31
       __m512i wv[kGroups];
       #pragma GCC unroll 8
       for (int g = 0; g < kGroups; ++g) wv[g] = _mm512_load_si512(pb + g * kGroupBlockBytes + 64 * j);
@@ -273,20 +285,24 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
         std::memcpy(&x4, xq[t] + 32 * b + 4 * j, 4);
         const __m512i xv = _mm512_set1_epi32(x4);
         #pragma GCC unroll 8
-        for (int g = 0; g < kGroups; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wv[g], xv);
+        for (int g = 0; g < kGroups; ++g) iacc[h][g][t] = _mm512_dpbusd_epi32(iacc[h][g][t], wv[g], xv);
       }
     }
     #pragma GCC unroll 8
     for (int g = 0; g < kGroups; ++g) {
       const __m512 sc = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes);
+      const __m512 sc2 = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes + 64);  // mins or 2nd scales
       #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t)
-        facc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[g][t]), _mm512_mul_ps(sc, _mm512_set1_ps(xd[t][b])),
-                                     facc[g][t]);
-      if constexpr (Mins) {
-        const __m512 mn = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes + 64);
-        #pragma GCC unroll 8
-        for (int t = 0; t < NT; ++t) facc[g][t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(xs[t][b]), facc[g][t]);
+      for (int t = 0; t < NT; ++t) {
+        if constexpr (K == Kind::Halves) {
+          const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][g][t]), sc2,
+                                           _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[0][g][t]), sc));
+          facc[g][t] = _mm512_fmadd_ps(v, _mm512_set1_ps(xd[t][b]), facc[g][t]);
+        } else {
+          facc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][g][t]), _mm512_mul_ps(sc, _mm512_set1_ps(xd[t][b])),
+                                       facc[g][t]);
+          if constexpr (K == Kind::Mins) facc[g][t] = _mm512_fnmadd_ps(sc2, _mm512_set1_ps(xs[t][b]), facc[g][t]);
+        }
       }
     }
   }
@@ -299,16 +315,15 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
 using MicroFn = void (*)(const uint8_t*, int64_t, const Int8Acts&, size_t, int64_t, float*, size_t, const __mmask16*, bool,
                          PanelPrefetch&);
 
-template <bool Mins, int... I>
+template <Kind K, int... I>
 constexpr std::array<MicroFn, sizeof...(I)> micro_table(std::integer_sequence<int, I...>) {
-  return {micro<I + 1, Mins>...};
+  return {micro<I + 1, K>...};
 }
 
 }  // namespace
 
 void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
                        uint8_t* panel) {
-  check(signed_codes || w.type != WType::Q6_K, "repack_int8_panel: Q6_K codes are signed only");
   if (signed_codes) repack_panel<true>(w, r, nrows, groups, b0, nb, panel);
   else repack_panel<false>(w, r, nrows, groups, b0, nb, panel);
 }
@@ -333,13 +348,14 @@ void PanelPrefetch::issue(int64_t until) {
 }
 
 bool gemm_int8_supported(WType t) {
-  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K;
+  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K;
 }
 
 int gemm_int8_offset(WType t) {
   switch (t) {
     case WType::Q4_0: return 8;
     case WType::Q8_0: return 128;
+    case WType::Q6_K: return 32;
     default: return 0;
   }
 }
@@ -434,12 +450,16 @@ void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, si
     int8_t* q = q_.data() + tok * size_t(cols);
     float* d = d_.data() + tok * size_t(nb);
     quantize_blocks_int8(x + tok * size_t(cols), nb, q, 32, d, s_.data() + tok * size_t(nb), 1);
-    int32_t* bias = bias_.data() + tok * size_t(nb);
+    // Per 16 codes, -offset * their sum: the sum of absolute differences against zero of the codes + 128
+    // (unsigned) gives four sums of 8, less 8 * 128 each.
+    int32_t* bias = bias_.data() + tok * size_t(2 * nb);
+    const __m256i flip = _mm256_set1_epi8(char(0x80));
     for (int64_t b = 0; b < nb; ++b) {
-      const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * b)));
-      const __m256i u = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * b + 16)));
-      const __m512i s32 = _mm512_cvtepi16_epi32(_mm256_add_epi16(v, u));
-      bias[b] = -offset * _mm512_reduce_add_epi32(s32);
+      const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b)), flip);
+      alignas(32) int64_t sad[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(sad), _mm256_sad_epu8(v, _mm256_setzero_si256()));
+      bias[2 * b] = -offset * int32_t(sad[0] + sad[1] - 16 * 128);
+      bias[2 * b + 1] = -offset * int32_t(sad[2] + sad[3] - 16 * 128);
     }
   }
 }
@@ -453,7 +473,7 @@ void Int8ActBuffer::resize(size_t n_tokens, int64_t cols, Int8Layout layout) {
   d_.resize(tokens * nb);
   s_.resize(tokens * nb);
   if (layout == Int8Layout::Rows) {
-    bias_.resize(tokens * nb);
+    bias_.resize(tokens * 2 * nb);
   } else if (tokens > n_tokens) {
     // The last tile's padding tokens are zeros (finite; their results are never stored). They occupy
     // rows n_tokens % 16 .. 15 of every block of that tile.
@@ -469,10 +489,13 @@ void Int8ActBuffer::resize(size_t n_tokens, int64_t cols, Int8Layout layout) {
 }
 
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y) {
-  static constexpr auto micro_off = micro_table<false>(std::make_integer_sequence<int, kMaxTokens>());
-  static constexpr auto micro_min = micro_table<true>(std::make_integer_sequence<int, kMaxTokens>());
-  const bool mins = gemm_int8_offset(w.type) == 0;
-  const auto& table = mins ? micro_min : micro_off;
+  static constexpr auto plain = micro_table<Kind::Plain>(std::make_integer_sequence<int, kMaxTokens>());
+  static constexpr auto mins = micro_table<Kind::Mins>(std::make_integer_sequence<int, kMaxTokens>());
+  // Two integer accumulators per block leave registers for 2 tokens per pass.
+  static constexpr auto halves = micro_table<Kind::Halves>(std::make_integer_sequence<int, 2>());
+  const bool six = w.type == WType::Q6_K;
+  const MicroFn* table = six ? halves.data() : gemm_int8_offset(w.type) == 0 ? mins.data() : plain.data();
+  const size_t step = six ? 2 : kMaxTokens;
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);
   static thread_local std::vector<uint8_t> panel_store;
@@ -491,15 +514,15 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
       repack_int8_panel(w, r, nrows, kGroups, b0, nb, false, panel);
       // The next chunk's weights are fetched while this one is multiplied: waiting for them one row at
       // a time made the repacking latency-bound on wide matrices.
-      const int64_t steps = int64_t((n_tokens + kMaxTokens - 1) / kMaxTokens) * nb;
+      const int64_t steps = int64_t((n_tokens + step - 1) / step) * nb;
       if (b0 + kChunkBlocks < nb_total)
         pf.start(w, r, nrows, b0 + kChunkBlocks, std::min<int64_t>(kChunkBlocks, nb_total - b0 - kChunkBlocks), steps);
       else
         pf.start(w, r + kPanelRows, int(std::clamp<int64_t>(r1 - r - kPanelRows, 0, kPanelRows)), 0,
                  std::min<int64_t>(kChunkBlocks, nb_total), steps);
-      for (size_t t0 = 0; t0 < n_tokens; t0 += kMaxTokens) {
-        const int nt = int(std::min<size_t>(kMaxTokens, n_tokens - t0));
-        table[size_t(nt - 1)](panel, nb, a, t0, b0, y + size_t(r), ldy, mask, b0 == 0, pf);
+      for (size_t t0 = 0; t0 < n_tokens; t0 += step) {
+        const int nt = int(std::min(step, n_tokens - t0));
+        table[nt - 1](panel, nb, a, t0, b0, y + size_t(r), ldy, mask, b0 == 0, pf);
       }
       pf.finish();
     }

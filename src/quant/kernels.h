@@ -22,11 +22,11 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // capped by force_isa() (tests and benchmarks force each path explicitly).
 //   Scalar: matmul_f32_accum (dequantize rows, f32 dot products).
 //   Avx2:   AVX2+FMA+F16C; activations quantized to 8 bits per 32 values for quantized weights.
-//   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; for many tokens, the VNNI integer GEMM
-//           (Q4_0, Q8_0, Q4_K, Q5_K), AVX512_BF16 dot products for Q6_K where the CPU has them, f32 FMA
-//           GEMM for float weights.
-//   Amx:    Avx512, with the AMX-INT8 integer GEMM (also Q6_K) for many tokens. Used when the CPU has
-//           AMX-TILE/INT8 and the OS grants tile permission, unless G4_NO_AMX=1 is set (A/B runs).
+//   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; for more tokens, the VNNI integer GEMM
+//           for quantized weights and an f32 FMA GEMM for float weights.
+//   Amx:    Avx512, with the AMX-INT8 integer GEMM for many tokens. Used when the CPU has AMX-TILE/INT8
+//           and the OS grants tile permission, unless G4_NO_AMX=1 is set (A/B runs).
+// Every quantized path quantizes activations to 8 bits per 32 values as matmul_q8_scalar does.
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3 };
 
 const char* isa_name(Isa isa);
@@ -45,14 +45,9 @@ enum class MatmulPath {
   FloatGemm,     // AVX-512 f32 GEMM (float weights)
   VnniInt8Gemm,  // AVX-512 VNNI integer GEMM (8-bit activations)
   AmxInt8Gemm,   // AMX-INT8 integer GEMM (8-bit activations)
-  Bf16Gemm,      // AVX-512 BF16 GEMM (weights and activations rounded to bf16)
 };
 MatmulPath matmul_path(WType t, size_t n_tokens);
 const char* matmul_path_name(MatmulPath p);
-
-// Whether matmul() with the active level rounds weights and activations to bf16 (the AVX-512 BF16 GEMM)
-// instead of quantizing activations to 8 bits.
-bool matmul_rounds_to_bf16(WType t, size_t n_tokens);
 
 // Weight panels (32 rows x up to 2048 columns) the AMX GEMM has multiplied in this process: tests use
 // it as proof that the AMX path ran.

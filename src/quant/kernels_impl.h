@@ -54,19 +54,10 @@ RowsFn rows_fn_avx512(WType t);     // AVX-512 layout; float types use ActQ::x
 // Computes rows [r0, r1) for all tokens.
 void gemm_float_avx512(const Weight& w, const float* x, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 
-// AVX-512 BF16 (vdpbf16ps) GEMM for quantized weights and many tokens: weights dequantized and rounded
-// to bf16 once per call, activations rounded to bf16, f32 accumulation. Computes rows [r0, r1).
-// `xbf` holds the activations as bf16, n_tokens rows of kpad = round_up(cols, 32) values.
-void gemm_bf16_avx512(const Weight& w, const uint16_t* xbf, size_t n_tokens, int64_t r0, int64_t r1, float* y);
-// Rounds n_tokens rows of cols f32 to bf16 rows of kpad values (zero padded); needs AVX-512 BF16.
-void activations_to_bf16(const float* x, size_t n_tokens, int64_t cols, int64_t kpad, uint16_t* out);
-// Dequantizes weight row r to bf16 (kpad values, zero padded); needs AVX-512 BF16.
-void weight_row_to_bf16(const Weight& w, int64_t r, uint16_t* dst, int64_t kpad, float* tmp);
-
 // Activations for the integer GEMMs: int8 codes per token (quantize_act_avx512) and per 32 values the
 // scale d and d * sum(codes), in one of two layouts:
-//  Rows (VNNI GEMM): q [n_tokens][cols], d / s [n_tokens][nb], and bias [n_tokens][nb] = -offset *
-//    sum(codes) (the weight type's code offset, gemm_int8_offset).
+//  Rows (VNNI GEMM): q [n_tokens][cols], d / s [n_tokens][nb], and bias [n_tokens][2 * nb] = -offset *
+//    sum(codes) per 16 codes (the weight type's code offset, gemm_int8_offset).
 //  Tiles (AMX GEMM): tokens in tiles of kAmxTokenTile (the last one padded with zero tokens); per tile and
 //    block the tile's 16 x 32 codes are contiguous (the A operand of one block), q [tile][nb][16][32],
 //    d / s [tile][nb][16]; no bias.
@@ -107,8 +98,8 @@ constexpr int kInt8GroupBlockBytes = kInt8CodeBytes + 2 * 64;
 constexpr int64_t kInt8ChunkBlocks = 64;
 // Repacks rows [r, r + nrows) (nrows <= 16 * groups; the rest zero) x blocks [b0, b0 + nb) of w into a
 // 64-byte aligned panel. Codes are unsigned (element = scale * (code - gemm_int8_offset) - min) or, with
-// signed_codes, signed (element = scale * code - min; Q6_K only so). b0 and nb are multiples of 8 for
-// K-quants. Needs AVX-512.
+// signed_codes, signed (element = scale * code - min); Q6_K's second 16 values take the second scale in
+// place of the min. b0 and nb are multiples of 8 for K-quants. Needs AVX-512.
 void repack_int8_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, bool signed_codes,
                        uint8_t* panel);
 // Brings the next panel's weights (rows [r, r + nrows) x blocks [b0, b0 + nb), scattered segments that
@@ -132,16 +123,15 @@ class PanelPrefetch {
   int64_t row_ = 0, line_ = 0;      // position of next_
 };
 
-// Weight types the VNNI integer GEMM handles (Q4_0, Q8_0, Q4_K, Q5_K) and their unsigned-code offset.
+// Weight types the VNNI integer GEMM handles (all quantized ones) and their unsigned-code offset.
 bool gemm_int8_supported(WType t);
 int gemm_int8_offset(WType t);
 // AVX-512 VNNI GEMM for quantized weights and many tokens: rows [r0, r1) of y = x W^T.
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 
-// AMX-INT8 (tdpbssd) GEMM: the VNNI GEMM's types and Q6_K, activations in the Tiles layout; rows
+// AMX-INT8 (tdpbssd) GEMM: the VNNI GEMM's types, activations in the Tiles layout; rows
 // [r0, r1) of y = x W^T. Loads this thread's tile configuration and releases it before returning; the
 // process must hold AMX permission (amx_enable).
-bool gemm_int8_amx_supported(WType t);
 void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 
 }  // namespace g4::kernels::impl

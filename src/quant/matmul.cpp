@@ -19,28 +19,23 @@ bool is_float_type(WType t) { return t == WType::F32 || t == WType::F16 || t == 
 
 // Float-weight GEMM (AVX-512) from this many tokens; below, the matrix-vector kernels.
 constexpr size_t kFloatGemmMinTokens = 8;
-// Quantized weights: AVX-512 BF16 GEMM from this many tokens (when the CPU has AVX512_BF16) for the types
-// the integer GEMMs do not handle.
-constexpr size_t kBf16GemmMinTokens = 16;
 // Quantized weights: integer GEMM from this many tokens; below, the matrix-vector kernels (a few tokens
 // per pass over each row). Both read every weight once per call; the GEMM costs a repacking of the
 // weights, which pays once a pass of the row kernels would cover fewer tokens than the call has.
 constexpr size_t kInt8GemmMinTokens = 5;
-// AMX-INT8 instead of the VNNI GEMM from this many tokens: the tile unit needs whole 16-token tiles to
-// beat VNNI (measured with matmul_bench). Q6_K, which the VNNI GEMM does not handle, takes the AMX GEMM
-// from kInt8GemmMinTokens.
+// AMX-INT8 instead of the VNNI GEMM from this many tokens: below two whole 16-token tiles the tile unit
+// does not beat VNNI (measured with matmul_bench).
 constexpr size_t kAmxGemmMinTokens = 32;
 
 enum class IntGemm { None, Vnni, Amx };
 
 // Which integer GEMM (if any) multiplies n_tokens tokens by a weight of type t at level isa.
 IntGemm int_gemm_for(Isa isa, WType t, size_t n_tokens) {
-  static const bool off = std::getenv("G4_NO_INT8") != nullptr;  // A/B benchmarking against the bf16 GEMM
+  static const bool off = std::getenv("G4_NO_INT8") != nullptr;  // A/B runs against the row kernels
   if (off) return IntGemm::None;
-  if (isa == Isa::Amx && impl::gemm_int8_amx_supported(t) &&
-      n_tokens >= (impl::gemm_int8_supported(t) ? kAmxGemmMinTokens : kInt8GemmMinTokens))
-    return IntGemm::Amx;
-  if (isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens && impl::gemm_int8_supported(t)) return IntGemm::Vnni;
+  if (!impl::gemm_int8_supported(t)) return IntGemm::None;
+  if (isa == Isa::Amx && n_tokens >= kAmxGemmMinTokens) return IntGemm::Amx;
+  if (isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens) return IntGemm::Vnni;
   return IntGemm::None;
 }
 
@@ -108,7 +103,6 @@ MatmulPath matmul_path(WType t, size_t n_tokens) {
     case IntGemm::Vnni: return MatmulPath::VnniInt8Gemm;
     case IntGemm::None: break;
   }
-  if (isa >= Isa::Avx512 && cpu_features().avx512bf16 && n_tokens >= kBf16GemmMinTokens) return MatmulPath::Bf16Gemm;
   return MatmulPath::Rows;
 }
 
@@ -119,12 +113,9 @@ const char* matmul_path_name(MatmulPath p) {
     case MatmulPath::FloatGemm: return "float-gemm";
     case MatmulPath::VnniInt8Gemm: return "vnni-int8-gemm";
     case MatmulPath::AmxInt8Gemm: return "amx-int8-gemm";
-    case MatmulPath::Bf16Gemm: return "bf16-gemm";
   }
   return "?";
 }
-
-bool matmul_rounds_to_bf16(WType t, size_t n_tokens) { return matmul_path(t, n_tokens) == MatmulPath::Bf16Gemm; }
 
 void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y) {
   check(!is_float_type(w.type), "matmul_q8_scalar: weight type is not quantized");
@@ -195,7 +186,8 @@ void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* 
   }, 16);
 }
 
-// Paths that take one weight at a time (float weights, bf16 and AMX GEMMs, the scalar reference).
+// One weight at a time: float weights, the scalar reference, and the weights of a matmul_many whose types
+// or widths differ (a Q6_K v beside Q4_K q and k), each on its own best path.
 void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {
   using namespace kernels;
   const Isa isa = active_isa();
@@ -208,20 +200,14 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
     }, 32);
     return;
   }
-  if (quant && matmul_rounds_to_bf16(w.type, n_tokens)) {
-    const int64_t cols = w.cols, kpad = (cols + 31) & ~int64_t(31);
-    static thread_local std::vector<uint16_t> xbf;
-    xbf.resize(n_tokens * size_t(kpad));
-    uint16_t* xb = xbf.data();
-    pool.parallel_for(n_tokens, [&](size_t b, size_t e) {
-      impl::activations_to_bf16(x + b * size_t(cols), e - b, cols, kpad, xb + b * size_t(kpad));
-    });
-    pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
-      impl::gemm_bf16_avx512(w, xb, n_tokens, int64_t(r0), int64_t(r1), y);
-    }, 32);
-    return;
-  }
   const MatmulOut one{&w, y};
+  if (quant) {
+    switch (int_gemm_for(isa, w.type, n_tokens)) {
+      case IntGemm::Amx: return run_int8_gemm(&one, 1, rows, x, n_tokens, true, pool);
+      case IntGemm::Vnni: return run_int8_gemm(&one, 1, rows, x, n_tokens, false, pool);
+      case IntGemm::None: break;
+    }
+  }
   run_rows(&one, 1, rows, x, n_tokens, isa >= Isa::Avx512, pool);
 }
 
@@ -243,7 +229,7 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   if (total_rows == 0) return;
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
-  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0 && !matmul_rounds_to_bf16(w0.type, n_tokens);
+  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0;
   if (!shared_path) {
     for (const MatmulOut& o : list)
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);
