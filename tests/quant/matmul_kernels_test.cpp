@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu.h"
@@ -234,12 +235,15 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
 }
 
 // Several weights sharing one activation pass (q/k/v, gate/up), rows split across threads at and
-// between the weights' boundaries, on every level.
+// between the weights' boundaries, on every level; and weights of different types in one call (a Q6_K v
+// beside Q4_K q and k), which go one by one.
 TEST(MatmulKernels, ManyWeightsShareOnePass) {
   ThreadPool pool(2);
-  for (WType t : {WType::Q4_0, WType::Q4_K}) {
-    const int64_t cols = t == WType::Q4_0 ? 96 : 256;
-    Mat a = make_weight(t, 37, cols, 1), b = make_weight(t, 5, cols, 2), c = make_weight(t, 50, cols, 3);
+  const std::pair<WType, WType> cases[] = {
+      {WType::Q4_0, WType::Q4_0}, {WType::Q4_K, WType::Q4_K}, {WType::Q4_K, WType::Q6_K}};
+  for (const auto& [ta, tc] : cases) {
+    const int64_t cols = ta == WType::Q4_0 ? 96 : 256;
+    Mat a = make_weight(ta, 37, cols, 1), b = make_weight(ta, 5, cols, 2), c = make_weight(tc, 50, cols, 3);
     for (size_t n : {1, 5, 8, 16, 33}) {
       auto x = make_x(n, cols, n);
       std::vector<float> ra(n * 37), rb(n * 5), rc(n * 50);
@@ -252,7 +256,8 @@ TEST(MatmulKernels, ManyWeightsShareOnePass) {
         ForceGuard g(isa);
         std::vector<float> ya(n * 37), yb(n * 5), yc(n * 50);
         matmul_many({{&a.w, ya.data()}, {&b.w, yb.data()}, {&c.w, yc.data()}}, x.data(), n, pool);
-        const std::string at = std::string(kernels::isa_name(isa)) + " n=" + std::to_string(n) + " i=";
+        const std::string at = std::string(wtype_info(tc).name) + " " + kernels::isa_name(isa) + " n=" +
+                               std::to_string(n) + " i=";
         for (size_t i = 0; i < ya.size(); ++i) ASSERT_NEAR(ya[i], ra[i], 2e-5f * sa[i] + 1e-6f) << at << i;
         for (size_t i = 0; i < yb.size(); ++i) ASSERT_NEAR(yb[i], rb[i], 2e-5f * sb[i] + 1e-6f) << at << i;
         for (size_t i = 0; i < yc.size(); ++i) ASSERT_NEAR(yc[i], rc[i], 2e-5f * sc[i] + 1e-6f) << at << i;
