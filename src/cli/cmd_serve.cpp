@@ -1,5 +1,6 @@
 // gemma4 serve: the OpenAI-compatible HTTP server (continuous batching over --parallel KV slots).
 #include <atomic>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -47,9 +48,13 @@ int run_serve(int argc, char** argv) {
       .option("ctx", "N", "context size per sequence, in tokens", false, "4096")
       .option("queue", "N", "requests that may wait for a slot before the server answers 503", false, "64")
       .option("prefill-chunk", "N", "prompt tokens per engine step", false, "256")
+      .option("ctx-checkpoints", "N",
+              "sliding-window checkpoints per slot: a conversation whose history re-renders the last answer "
+              "(thinking dropped) resumes from where that answer began instead of prefilling everything",
+              false, "2")
       .option("max-tokens", "N", "default completion budget of a chat request (-1: until the context is full)", false, "-1")
       .option("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/ requests")
-      .option("alias", "NAME", "model id to report and accept (default: the model folder's name)")
+      .option("alias", "NAME", "model id to report (requests may name any model; default: the model folder's name)")
       .option("cors", "ORIGIN", "allow browsers on this origin ('*' for any) to call the API (default: no CORS headers)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
@@ -78,6 +83,9 @@ int run_serve(int argc, char** argv) {
   o.scheduler.prefill_chunk = int(chunk);
   o.scheduler.batching = !args.has("no-batching");
   o.scheduler.kv_type = g4::cli::kv_type_from_args(args);
+  const long long checkpoints = args.get_int("ctx-checkpoints");
+  if (checkpoints < 0 || checkpoints > 64) throw g4::Error("--ctx-checkpoints must be between 0 and 64");
+  o.scheduler.checkpoints = int(checkpoints);
   o.default_max_tokens = args.get_int("max-tokens");
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
@@ -86,6 +94,7 @@ int run_serve(int argc, char** argv) {
   if (args.has("cors")) o.cors_origin = cors_origin_from(args.get("cors"));
   const std::string model_path = args.get("model");
   o.model_id = args.has("alias") ? args.get("alias") : default_model_id(model_path);
+  o.model_path = model_path;
 
   // Signals are taken by this thread only (sigwait below); every other thread inherits the mask.
   sigset_t sigs;
@@ -95,6 +104,8 @@ int run_serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  g4::cli::check_memory_before_loading(model_path, ctx, int(std::min<long long>(chunk, ctx)), o.scheduler.kv_type,
+                                        o.scheduler.checkpoints, o.scheduler.parallel);
   std::shared_ptr<const g4::Model> model = g4::load_model(model_path);
   if (int64_t(o.scheduler.ctx) > model->config().max_position_embeddings && model->config().max_position_embeddings > 0)
     std::fprintf(stderr, "warning: --ctx %lld exceeds the model's max_position_embeddings (%d)\n", ctx,

@@ -394,9 +394,11 @@ void Model::forward(std::vector<BatchItem>& batch) const {
         if (c.final_logit_softcap > 0) ops::softcap(item.logits->data(), c.final_logit_softcap, rows * V);
       }
     }
-    item.cache->advance(n);
     t0 += n;
   }
+  // Only now, when nothing can fail any more: a pass that throws leaves every cache where it was, so the
+  // caller may run the items again (one by one).
+  for (BatchItem& item : batch) item.cache->advance(item.n_tokens);
 }
 
 std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits,

@@ -35,6 +35,12 @@ class SequenceCache {
   // The prompt is in: remember the sliding windows here (see KVCache::checkpoint).
   void prompt_done() { cache_->checkpoint(); }
   void clear();
+  // Becomes a copy of `src` (same model and cache settings): the server's n > 1 choices start from one
+  // prefill of their shared prompt.
+  void copy_from(const SequenceCache& src) {
+    cache_->copy_from(*src.cache_);
+    tokens_ = src.tokens_;
+  }
 
  private:
   std::unique_ptr<KVCache> cache_;

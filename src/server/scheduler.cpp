@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "runtime/sequence_cache.h"
 
 namespace g4::server {
 
@@ -36,8 +37,8 @@ void SeqChannel::push(SeqEvent e) {
 // ---- engine state -----------------------------------------------------------------------------
 
 struct Scheduler::Slot {
-  std::unique_ptr<KVCache> cache;
-  std::vector<int32_t> tokens;  // exactly the tokens whose K/V are in `cache`
+  explicit Slot(std::unique_ptr<KVCache> cache) : seq(std::move(cache)) {}
+  SequenceCache seq;  // the KV cache and exactly the tokens whose K/V it holds
   bool busy = false;
   uint64_t last_used = 0;
 };
@@ -73,12 +74,11 @@ Scheduler::Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokeni
   check(opt_.ctx >= 16, "--ctx must be at least 16");
   check(opt_.max_queue >= 0, "the queue size must not be negative");
   check(opt_.prefill_chunk >= 1, "the prefill chunk must be at least 1 token");
+  check(opt_.checkpoints >= 0 && opt_.checkpoints <= 64, "--ctx-checkpoints must be between 0 and 64");
   vocab_ = model_.config().vocab_size;
   const int chunk = int(std::min<int64_t>(opt_.prefill_chunk, opt_.ctx));
   for (int i = 0; i < opt_.parallel; ++i) {
-    auto s = std::make_unique<Slot>();
-    s->cache = model_.new_cache(opt_.ctx, chunk, opt_.kv_type);
-    slots_.push_back(std::move(s));
+    slots_.push_back(std::make_unique<Slot>(model_.new_cache(opt_.ctx, chunk, opt_.kv_type, opt_.checkpoints)));
   }
   stats_.slots_total = opt_.parallel;
   stats_.kv_tokens_capacity = int64_t(opt_.parallel) * opt_.ctx;
@@ -216,10 +216,7 @@ void Scheduler::finish(Seq& s, const std::string& reason, const std::string& err
     --stats_.slots_busy;
     s.slot->busy = false;
     s.slot->last_used = ++use_counter_;
-    if (reason == "error") {  // the cache may be inconsistent
-      s.slot->cache->clear();
-      s.slot->tokens.clear();
-    }
+    if (reason == "error") s.slot->seq.clear();  // the cache may be inconsistent
     s.slot = nullptr;
   }
   if (reason == "cancelled") ++stats_.requests_cancelled;
@@ -262,25 +259,14 @@ void Scheduler::admit() {
     size_t best_len = 0;
     for (auto& sl : slots_) {
       if (sl->busy) continue;
-      size_t n = std::min(sl->tokens.size(), p.size());
-      size_t l = 0;
-      while (l < n && sl->tokens[l] == p[l]) ++l;
+      const size_t l = sl->seq.shared_prefix(p);
       if (!best || l > best_len || (l == best_len && sl->last_used < best->last_used)) {
         best = sl.get();
         best_len = l;
       }
     }
-    size_t reuse = std::min(best_len, p.size() - 1);  // feed at least one token to get logits
-    if (reuse < best->tokens.size()) {
-      try {
-        if (reuse == 0) best->cache->clear();
-        else best->cache->truncate(int64_t(reuse));
-      } catch (const Error&) {
-        best->cache->clear();
-        reuse = 0;
-      }
-      best->tokens.resize(reuse);
-    }
+    // What the cache can keep: the shared prefix, or the sliding-window checkpoint before it.
+    const size_t reuse = best->seq.reuse(p);
     best->busy = true;
     best->last_used = ++use_counter_;
     seq->slot = best;
@@ -368,8 +354,7 @@ int Scheduler::fork_group(Seq& leader) {
     Slot* slot = nullptr;
     for (auto& sl : slots_)
       if (!sl->busy && (!slot || sl->last_used < slot->last_used)) slot = sl.get();
-    slot->cache->copy_from(*leader.slot->cache);
-    slot->tokens = leader.slot->tokens;
+    slot->seq.copy_from(leader.slot->seq);
     slot->busy = true;
     slot->last_used = ++use_counter_;
     f->slot = slot;
@@ -405,13 +390,13 @@ bool Scheduler::step() {
   for (auto& sp : running_) {
     Seq& s = *sp;
     if (s.pending < 0) continue;
-    if (s.slot->cache->n_past() + 1 > opt_.ctx) {
+    if (s.slot->seq.cache().n_past() + 1 > opt_.ctx) {  // the context is full: OpenAI's "length"
       finish(s, "length");
       continue;
     }
     if (s.logits.size() != size_t(vocab_)) s.logits.resize(size_t(vocab_));
     BatchItem it;
-    it.cache = s.slot->cache.get();
+    it.cache = &s.slot->seq.cache();
     it.ids = &s.pending;
     it.n_tokens = 1;
     it.logits = &s.logits;
@@ -426,10 +411,10 @@ bool Scheduler::step() {
     Seq& s = *sp;
     if (s.done || s.pending >= 0 || budget <= 0) continue;
     size_t left = s.req.prompt.size() - s.n_fed;
-    int n = int(std::min<size_t>({left, size_t(budget), size_t(s.slot->cache->max_chunk())}));
+    int n = int(std::min<size_t>({left, size_t(budget), size_t(s.slot->seq.cache().max_chunk())}));
     if (n <= 0) continue;
     BatchItem it;
-    it.cache = s.slot->cache.get();
+    it.cache = &s.slot->seq.cache();
     it.ids = s.req.prompt.data() + s.n_fed;
     it.n_tokens = n;
     const bool last = s.n_fed + size_t(n) == s.req.prompt.size();
@@ -450,16 +435,19 @@ bool Scheduler::step() {
 
   auto run = [&](std::vector<BatchItem>& b) { model_.forward(b); };
   std::vector<bool> failed(batch.size(), false);
+  bool alone = !opt_.batching;
   if (opt_.batching) {
     try {
       run(batch);
     } catch (const std::exception& e) {
-      for (size_t i = 0; i < batch.size(); ++i) {
-        failed[i] = true;
-        finish(*owners[i], "error", e.what());
-      }
+      // Find the sequence that failed: forward() checks every item before it changes any cache, so the
+      // batch can be run again one sequence at a time, and only the failing one ends in an error.
+      std::fprintf(stderr, "scheduler: a batch of %zu sequences failed (%s); retrying them one by one\n", batch.size(),
+                   e.what());
+      alone = true;
     }
-  } else {
+  }
+  if (alone) {
     for (size_t i = 0; i < batch.size(); ++i) {
       std::vector<BatchItem> one{batch[i]};
       try {
@@ -475,11 +463,12 @@ bool Scheduler::step() {
   for (size_t i = 0; i < batch.size(); ++i) {
     if (failed[i]) continue;
     Seq& s = *owners[i];
-    s.slot->tokens.insert(s.slot->tokens.end(), batch[i].ids, batch[i].ids + fed[i]);
+    s.slot->seq.appended(batch[i].ids, size_t(fed[i]));
     if (s.pending >= 0) {
       s.pending = -1;
     } else {
       s.n_fed += size_t(fed[i]);
+      if (s.n_fed == s.req.prompt.size()) s.slot->seq.prompt_done();  // checkpoint where the answer begins
     }
     // Choice 0 of an n > 1 request has read the prompt: the other choices start from here.
     if (batch[i].logits && s.group && s.index == 0 && s.group->leader_prefilling) generated += fork_group(s);
@@ -499,8 +488,8 @@ bool Scheduler::step() {
     stats_.running = int(running_.size());
     int64_t used = 0, bytes = 0;
     for (auto& sl : slots_) {
-      used += sl->cache->n_past();
-      bytes += int64_t(sl->cache->bytes());
+      used += sl->seq.cache().n_past();
+      bytes += int64_t(sl->seq.cache().bytes());
     }
     stats_.kv_tokens_used = used;
     stats_.kv_bytes = bytes;

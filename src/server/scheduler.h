@@ -10,8 +10,12 @@
 //
 // KV memory: `parallel` slots, each a KVCache of `ctx` tokens. A finished sequence leaves its tokens in
 // its slot; a new request takes the free slot that shares the longest prefix with its prompt and only
-// prefills the rest (KVCache::truncate; a fresh prefill when a sliding-window ring cannot roll back
-// that far). Requests beyond the free slots wait in a bounded queue; past `max_queue` waiting,
+// prefills the rest (runtime/SequenceCache: the prefix reuse `chat` uses too; past a sliding-window ring,
+// back to the checkpoint taken where the last answer began, else a fresh prefill).
+//
+// Context full: a prompt that does not fit the context (with room for one token) is refused at submit();
+// an answer that reaches the end of the context ends with finish reason "length", as OpenAI reports it.
+// A batch whose forward pass fails is run again one sequence at a time, so only the failing one ends. Requests beyond the free slots wait in a bounded queue; past `max_queue` waiting,
 // submit() throws QueueFull. A channel's cancel() (client gone) ends its sequence at the next step.
 #include <atomic>
 #include <chrono>
@@ -107,6 +111,7 @@ struct SchedulerOptions {
   int prefill_chunk = 256;   // prompt tokens per step (all prefilling sequences together)
   bool batching = true;      // false: every sequence gets its own forward pass (for comparison)
   KVTypes kv_type;               // storage of every slot's KV cache (keys, values)
+  int checkpoints = 2;       // sliding-window checkpoints per slot (prefix reuse past a ring; see KVCache)
 };
 
 struct SchedulerStats {
