@@ -25,11 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The server integration test drives `gemma4 serve` with the official OpenAI client (npm package
-# `openai`, pinned in tests/server/package.json and its lock file); install it into tests/server/node_modules.
+# The server integration tests drive `gemma4 serve` with the official clients (npm packages `openai`
+# and `@anthropic-ai/sdk`, pinned in tests/server/package.json and its lock file); install them into
+# tests/server/node_modules (again when one of them is missing).
 SERVER_TESTS="$(cd "$(dirname "$0")/.." && pwd)/tests/server"
-if [ -f "$SERVER_TESTS/package.json" ] && [ ! -f "$SERVER_TESTS/node_modules/openai/package.json" ]; then
-  echo "installing the openai npm package for tests/server"
+if [ -f "$SERVER_TESTS/package.json" ] && { [ ! -f "$SERVER_TESTS/node_modules/openai/package.json" ] ||
+                                            [ ! -f "$SERVER_TESTS/node_modules/@anthropic-ai/sdk/package.json" ]; }; then
+  echo "installing the npm packages for tests/server"
   (cd "$SERVER_TESTS" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
                          else npm install --no-audit --no-fund --loglevel=error; fi)
 fi

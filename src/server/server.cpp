@@ -39,7 +39,8 @@ bool is_json_media_type(const std::string& content_type) {
 
 std::string known_path(const std::string& p) {
   static const char* known[] = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics",
-                                "/tokenize", "/detokenize", "/props"};
+                                "/tokenize", "/detokenize", "/props", "/v1/responses", "/v1/messages",
+                                "/v1/messages/count_tokens"};
   for (const char* k : known)
     if (p == k) return p;
   if (p.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
@@ -96,11 +97,11 @@ void ApiServer::handle(const HttpRequest& req, HttpResponse& res) {
   try {
     if (!cors(req, res)) route(req, res);
   } catch (const ApiError& e) {
-    if (!res.started()) send_error(res, e);
+    if (!res.started()) send_api_error(req, res, e);
   } catch (const std::exception& e) {
-    if (!res.started()) send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "", "internal_error"));
+    if (!res.started()) send_api_error(req, res, ApiError(500, std::string("internal error: ") + e.what(), "", "internal_error"));
   }
-  if (!res.started()) send_error(res, ApiError(500, "no response", "", "internal_error"));
+  if (!res.started()) send_api_error(req, res, ApiError(500, "no response", "", "internal_error"));
   count(req.path, res.status());
   if (opt_.log_requests) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -164,14 +165,14 @@ void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
   const bool llama = p == "/tokenize" || p == "/detokenize" || p == "/props";  // llama-server's endpoints
   const bool api = p.rfind("/v1/", 0) == 0 || llama;
   const bool known = p == "/v1/chat/completions" || p == "/v1/completions" || p == "/v1/models" || p.rfind("/v1/models/", 0) == 0 ||
-                     llama;
+                     p == "/v1/responses" || p == "/v1/messages" || p == "/v1/messages/count_tokens" || llama;
   if (!known) throw ApiError(404, "Invalid URL (" + req.method + " " + p + ")", "", "not_found");
   if (api && !opt_.api_key.empty()) {
     std::string auth = req.header("authorization");
     std::string key;
     if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) key = auth.substr(7);
     if (key.empty()) key = req.header("x-api-key");
-    if (key.empty()) throw ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'", "", "missing_api_key");
+    if (key.empty()) throw ApiError(401, "Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", "", "missing_api_key");
     // Compare in constant time.
     unsigned char diff = key.size() == opt_.api_key.size() ? 0 : 1;
     for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ opt_.api_key[i % opt_.api_key.size()]);
@@ -198,6 +199,9 @@ void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
   }
   if (!post) wrong_method("POST");
   if (p == "/v1/chat/completions") chat_completions(req, res);
+  else if (p == "/v1/responses") responses(req, res);
+  else if (p == "/v1/messages") messages(req, res);
+  else if (p == "/v1/messages/count_tokens") count_tokens(req, res);
   else if (p == "/tokenize") tokenize(req, res);
   else if (p == "/detokenize") detokenize(req, res);
   else completions(req, res);

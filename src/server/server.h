@@ -4,6 +4,8 @@
 //   POST /v1/chat/completions   chat (streaming, tools, reasoning, response_format, logprobs, n)
 //   POST /v1/completions        raw text completion (logprobs, n, echo)
 //   GET  /v1/models, /v1/models/{id}
+//   POST /v1/responses          OpenAI's Responses API (responses_api.h)
+//   POST /v1/messages           Anthropic's Messages API, and /v1/messages/count_tokens (anthropic_api.h)
 //   POST /tokenize, /detokenize, GET /props   as llama-server has them
 //   GET  /health                liveness (no key needed)
 //   GET  /metrics               Prometheus text (no key needed)
@@ -59,6 +61,9 @@ class ApiServer {
   void tokenize(const HttpRequest& req, HttpResponse& res);
   void detokenize(const HttpRequest& req, HttpResponse& res);
   void props(const HttpRequest& req, HttpResponse& res);
+  void responses(const HttpRequest& req, HttpResponse& res);     // responses_api.cpp
+  void messages(const HttpRequest& req, HttpResponse& res);      // anthropic_api.cpp
+  void count_tokens(const HttpRequest& req, HttpResponse& res);  // anthropic_api.cpp
 
   // ---- shared by the generation endpoints (server_generate.cpp, and /v1/responses, /v1/messages) ----
   ParseContext parse_context() const;

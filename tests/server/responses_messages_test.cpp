@@ -1,0 +1,281 @@
+// /v1/responses (OpenAI's Responses API) and /v1/messages (Anthropic's Messages API) against a running
+// `gemma4 serve` on the demo model (random weights, real Gemma 4 vocabulary and chat template): the
+// official npm clients (`openai` in responses_client.cjs, `@anthropic-ai/sdk` in anthropic_client.cjs)
+// drive text, tool-call round trips, streaming, thinking and errors; raw sockets check what the
+// clients hide (headers, error shapes, authentication by x-api-key). The clients talk to 127.0.0.1 only.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "http_test_util.h"
+#include "test_util.h"
+
+namespace {
+
+using Json = nlohmann::json;
+const std::string kKey = "rm-test-key";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `gemma4 serve` in a child process, killed on teardown (and by the kernel if this process dies).
+struct ServerProc {
+  pid_t pid = -1;
+  int port = 0;
+  std::string log_path;
+
+  bool start(const std::vector<std::string>& args, const std::string& log) {
+    log_path = log;
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    const pid_t parent = getpid();
+    pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
+      dup2(fds[1], 1);
+      int lf = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (lf >= 0) dup2(lf, 2);
+      close(fds[0]);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(G4_BINARY));
+      argv.push_back(const_cast<char*>("serve"));
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(G4_BINARY, argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (poll(&p, 1, 500) > 0) {
+        char buf[512];
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, size_t(n));
+        size_t at = out.find("listening on http://");
+        if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
+          std::string line = out.substr(at, out.find('\n', at) - at);
+          port = std::atoi(line.substr(line.rfind(':') + 1).c_str());
+          break;
+        }
+      }
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+    }
+    close(fds[0]);
+    return port > 0;
+  }
+
+  void stop() {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+};
+
+struct Reply {
+  int status = 0;
+  std::string head, body;
+  Json json() const { return Json::parse(body, nullptr, false); }
+  bool has_header(const std::string& line) const { return head.find(line) != std::string::npos; }
+};
+
+// One request on its own connection ("Connection: close"); chunked bodies are decoded.
+Reply http(int port, const std::string& method, const std::string& path, const std::string& body, const std::string& headers) {
+  Reply r;
+  int fd = g4::test::connect_to(port, 60000);
+  if (fd < 0) return r;
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers;
+  if (method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  g4::test::send_all(fd, req);
+  const std::string raw = g4::test::read_all(fd);
+  close(fd);
+  const size_t he = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || he == std::string::npos) return r;
+  r.status = std::atoi(raw.substr(9, 3).c_str());
+  r.head = raw.substr(0, he);
+  const std::string rest = raw.substr(he + 4);
+  if (r.head.find("Transfer-Encoding: chunked") == std::string::npos) {
+    r.body = rest;
+    return r;
+  }
+  for (size_t pos = 0;;) {
+    const size_t le = rest.find("\r\n", pos);
+    if (le == std::string::npos) break;
+    const size_t n = std::stoul(rest.substr(pos, le - pos), nullptr, 16);
+    if (n == 0) break;
+    r.body += rest.substr(le + 2, n);
+    pos = le + 2 + n + 2;
+  }
+  return r;
+}
+
+class ResponsesMessagesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/g4-rm-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    model_ = dir_ + "/demo";
+    auto r = g4::test::run_cli("demo-model --out " + model_);
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_TRUE(server_.start({"--model", model_, "--port", "0", "--parallel", "2", "--ctx", "1024", "--api-key", kKey,
+                               "--alias", "demo"},
+                              dir_ + "/server.log"))
+        << read_file(dir_ + "/server.log");
+  }
+  static void TearDownTestSuite() {
+    server_.stop();
+    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  void TearDown() override {
+    if (!HasFailure()) return;
+    const std::string log = read_file(server_.log_path);
+    std::cerr << "---- server log (tail) ----\n" << (log.size() > 6000 ? log.substr(log.size() - 6000) : log) << "\n";
+  }
+  static int port() { return server_.port; }
+  static Reply post(const std::string& path, const std::string& body, const std::string& headers = "Authorization: Bearer " + kKey + "\r\n") {
+    return http(port(), "POST", path, body, headers);
+  }
+
+  // Runs one of the npm client scripts; it prints one line per check and "N passed, M failed".
+  static void run_client(const std::string& script, const char* package) {
+    ASSERT_EQ(std::system("node --version > /dev/null 2>&1"), 0) << "node is not installed (scripts/install-deps.sh installs it)";
+    const std::string src = std::string(G4_SOURCE_DIR) + "/tests/server";
+    struct stat st{};
+    if (stat((src + "/node_modules/" + package + "/package.json").c_str(), &st) != 0) {
+      // scripts/install-deps.sh normally does this.
+      const int rc = std::system(("cd '" + src + "' && npm ci --no-audit --no-fund --loglevel=error >&2").c_str());
+      ASSERT_EQ(rc, 0) << "npm ci failed";
+    }
+    const std::string cmd = "node '" + src + "/" + script + "' http://127.0.0.1:" + std::to_string(port()) + " " + kKey + " demo 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    std::cout << out;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    EXPECT_NE(out.find(" passed, 0 failed"), std::string::npos) << out;
+  }
+
+  static inline std::string dir_, model_;
+  static inline ServerProc server_;
+};
+
+TEST_F(ResponsesMessagesTest, OpenAIClientResponses) { run_client("responses_client.cjs", "openai"); }
+
+TEST_F(ResponsesMessagesTest, AnthropicClientMessages) { run_client("anthropic_client.cjs", "@anthropic-ai/sdk"); }
+
+// Anthropic's clients authenticate with x-api-key; every error on /v1/messages has Anthropic's shape,
+// including the ones raised before the request reaches the Messages code (authentication, routing).
+TEST_F(ResponsesMessagesTest, MessagesAuthenticationAndErrorShape) {
+  const std::string body = R"({"model":"m","max_tokens":2,"messages":[{"role":"user","content":"Hi"}]})";
+  Reply ok = post("/v1/messages", body, "x-api-key: " + kKey + "\r\nanthropic-version: 2023-06-01\r\n");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["type"], "message");
+
+  Reply wrong = post("/v1/messages", body, "x-api-key: not-the-key\r\nanthropic-version: 2023-06-01\r\n");
+  EXPECT_EQ(wrong.status, 401);
+  Json e = wrong.json();
+  EXPECT_EQ(e["type"], "error") << wrong.body;
+  EXPECT_EQ(e["error"]["type"], "authentication_error") << wrong.body;
+  EXPECT_FALSE(e["error"]["message"].get<std::string>().empty());
+
+  Reply missing = post("/v1/messages", body, "");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(missing.json()["error"]["type"], "authentication_error") << missing.body;
+
+  Reply not_found = post("/v1/messages/batches", "{}", "x-api-key: " + kKey + "\r\n");
+  EXPECT_EQ(not_found.status, 404);
+  EXPECT_EQ(not_found.json()["error"]["type"], "not_found_error") << not_found.body;
+
+  Reply get = http(port(), "GET", "/v1/messages", "", "x-api-key: " + kKey + "\r\n");
+  EXPECT_EQ(get.status, 405);
+  EXPECT_EQ(get.json()["type"], "error") << get.body;
+
+  // The OpenAI endpoints keep OpenAI's shape.
+  Reply oai = post("/v1/responses", R"({"model":"m","input":"Hi","previous_response_id":"resp_1"})");
+  EXPECT_EQ(oai.status, 400);
+  EXPECT_EQ(oai.json()["error"]["param"], "previous_response_id") << oai.body;
+  EXPECT_EQ(oai.json()["error"]["type"], "invalid_request_error") << oai.body;
+}
+
+// Streams as the wire carries them: event names on "event:" lines matching each payload's type,
+// Responses events numbered from 0.
+TEST_F(ResponsesMessagesTest, StreamsNameEveryEvent) {
+  Reply r = post("/v1/responses", R"({"model":"m","input":"Hi","max_output_tokens":3,"temperature":0,"stream":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.has_header("Content-Type: text/event-stream")) << r.head;
+  std::istringstream in(r.body);
+  std::string line, event;
+  int64_t expect_seq = 0;
+  std::vector<std::string> types;
+  while (std::getline(in, line)) {
+    if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+    if (line.rfind("data: ", 0) != 0) continue;
+    Json j = Json::parse(line.substr(6));
+    EXPECT_EQ(j["type"], event);
+    EXPECT_EQ(j["sequence_number"], expect_seq++);
+    types.push_back(event);
+  }
+  ASSERT_GE(types.size(), 3u);
+  EXPECT_EQ(types.front(), "response.created");
+  EXPECT_EQ(types[1], "response.in_progress");
+  EXPECT_TRUE(types.back() == "response.completed" || types.back() == "response.incomplete") << types.back();
+
+  Reply m = post("/v1/messages", R"({"model":"m","max_tokens":3,"temperature":0,"stream":true,"messages":[{"role":"user","content":"Hi"}]})");
+  ASSERT_EQ(m.status, 200) << m.body;
+  std::istringstream min(m.body);
+  types.clear();
+  while (std::getline(min, line)) {
+    if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+    if (line.rfind("data: ", 0) != 0) continue;
+    EXPECT_EQ(Json::parse(line.substr(6))["type"], event);
+    types.push_back(event);
+  }
+  ASSERT_GE(types.size(), 4u);
+  EXPECT_EQ(types.front(), "message_start");
+  EXPECT_EQ(types[types.size() - 2], "message_delta");
+  EXPECT_EQ(types.back(), "message_stop");
+}
+
+}  // namespace
