@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -24,6 +25,8 @@
 #include <nlohmann/json.hpp>
 
 #include "http_test_util.h"
+#include "server/anthropic_api.h"
+#include "server/responses_api.h"
 #include "test_util.h"
 
 namespace {
@@ -276,6 +279,128 @@ TEST_F(ResponsesMessagesTest, StreamsNameEveryEvent) {
   EXPECT_EQ(types.front(), "message_start");
   EXPECT_EQ(types[types.size() - 2], "message_delta");
   EXPECT_EQ(types.back(), "message_stop");
+}
+
+// ---- the mappings alone: request bodies in, chat requests (as the chat template sees them) out ----
+
+g4::server::ParseContext parse_ctx() {
+  g4::server::ParseContext ctx;
+  ctx.vocab_size = 262144;
+  ctx.fixed_seed = true;
+  return ctx;
+}
+
+std::string param_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const g4::server::ApiError& e) {
+    return e.param;
+  }
+  return "(accepted)";
+}
+
+TEST(ResponsesMapping, InputItemsBecomeChatTurns) {
+  // An earlier answer passed back whole (reasoning, text, two calls), the calls' outputs, a new question.
+  auto body = g4::Json::parse(R"({"model": "m", "instructions": "Be terse.", "input": [
+    {"role": "user", "content": "Weather in Paris and Rome?"},
+    {"type": "reasoning", "id": "rs_1", "summary": [], "content": [{"type": "reasoning_text", "text": "Two calls."}]},
+    {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
+     "content": [{"type": "output_text", "text": "Checking.", "annotations": []}]},
+    {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "w", "arguments": "{\"city\":\"Paris\"}"},
+    {"type": "function_call", "id": "fc_2", "call_id": "c2", "name": "w", "arguments": "{\"city\":\"Rome\"}"},
+    {"type": "function_call_output", "call_id": "c1", "output": "21"},
+    {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "25"}]},
+    {"role": "developer", "content": [{"type": "input_text", "text": "Celsius."}]}],
+    "max_output_tokens": 7, "reasoning": {"effort": "low"}, "tools": [{"type": "function", "name": "w", "parameters": {"type": "object"}}]})");
+  g4::server::ResponsesRequest r = g4::server::parse_responses_request(body, parse_ctx());
+  const g4::Json& m = r.chat.messages;
+  ASSERT_EQ(m.size(), 6u) << m.dump();
+  EXPECT_EQ(m[0], g4::Json::parse(R"({"role": "system", "content": "Be terse."})"));
+  EXPECT_EQ(m[1]["content"], "Weather in Paris and Rome?");
+  EXPECT_EQ(m[2]["role"], "assistant");
+  EXPECT_EQ(m[2]["content"], "Checking.");
+  EXPECT_EQ(m[2]["reasoning_content"], "Two calls.");
+  ASSERT_EQ(m[2]["tool_calls"].size(), 2u);
+  EXPECT_EQ(m[2]["tool_calls"][1]["id"], "c2");
+  EXPECT_EQ(m[2]["tool_calls"][1]["function"]["arguments"], g4::Json::parse(R"({"city": "Rome"})"));
+  EXPECT_EQ(m[3]["role"], "tool");
+  EXPECT_EQ(m[3]["name"], "w");  // found through the call it answers
+  EXPECT_EQ(m[4]["content"], "25");
+  EXPECT_EQ(m[5], g4::Json::parse(R"({"role": "system", "content": "Celsius."})"));
+  EXPECT_EQ(r.chat.max_tokens, 7);
+  EXPECT_TRUE(r.chat.enable_thinking);
+  EXPECT_EQ(r.chat.tools[0]["function"]["name"], "w");
+}
+
+TEST(ResponsesMapping, ChatErrorsNameTheResponsesFields) {
+  auto parse = [](const char* extra) {
+    return param_of([&] {
+      g4::server::parse_responses_request(g4::Json::parse(std::string(R"({"model": "m", "input": "Hi")") + extra + "}"), parse_ctx());
+    });
+  };
+  EXPECT_EQ(parse(R"(, "max_output_tokens": "many")"), "max_output_tokens");
+  EXPECT_EQ(parse(R"(, "tools": [{"type": "function", "name": "a b"}])"), "tools[0].name");
+  EXPECT_EQ(parse(R"(, "tools": [{"type": "function", "name": "f", "parameters": 3}])"), "tools[0].parameters");
+  EXPECT_EQ(parse(R"(, "text": {"format": {"type": "json_schema", "name": "x", "schema": 3}})"), "text.format.schema");
+  EXPECT_EQ(parse(R"(, "text": {"verbosity": "high"})"), "text.verbosity");
+  EXPECT_EQ(parse(R"(, "reasoning": {"effort": "max"})"), "reasoning.effort");
+  EXPECT_EQ(parse(R"(, "stream_options": {"include_obfuscation": true})"), "stream_options");
+  EXPECT_EQ(parse(R"(, "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{]"}])"), "input");
+  EXPECT_EQ(parse(R"(, "tool_choice": "sometimes")"), "tool_choice");
+  EXPECT_EQ(parse(""), "(accepted)");
+}
+
+TEST(MessagesMapping, BlocksBecomeChatTurns) {
+  auto body = g4::Json::parse(R"({"model": "m", "max_tokens": 9, "system": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}],
+    "messages": [
+      {"role": "user", "content": "Weather?"},
+      {"role": "assistant", "content": [{"type": "thinking", "thinking": "Call it.", "signature": "s"}, {"type": "text", "text": "Let me check."},
+                                        {"type": "tool_use", "id": "t1", "name": "w", "input": {"city": "Paris"}}]},
+      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "timeout", "is_error": true},
+                                   {"type": "text", "text": "Try"}, {"type": "text", "text": "again."}]}],
+    "tools": [{"name": "w", "input_schema": {"type": "object"}}], "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+    "stop_sequences": ["END"], "top_k": 5, "thinking": {"type": "enabled", "budget_tokens": 4}})");
+  g4::server::MessagesRequest r = g4::server::parse_messages_request(body, parse_ctx());
+  const g4::Json& m = r.chat.messages;
+  ASSERT_EQ(m.size(), 5u) << m.dump();
+  EXPECT_EQ(m[0], g4::Json::parse(R"({"role": "system", "content": "A\nB"})"));
+  EXPECT_EQ(m[2]["content"], "Let me check.");
+  EXPECT_EQ(m[2]["reasoning_content"], "Call it.");
+  EXPECT_EQ(m[2]["tool_calls"][0]["function"]["arguments"], g4::Json::parse(R"({"city": "Paris"})"));
+  EXPECT_EQ(m[3]["role"], "tool");
+  EXPECT_EQ(m[3]["tool_call_id"], "t1");
+  EXPECT_EQ(m[3]["content"], "Error: timeout");
+  EXPECT_EQ(m[4], g4::Json::parse(R"({"role": "user", "content": "Try\nagain."})"));
+  EXPECT_FALSE(r.chat.parallel_tool_calls);
+  EXPECT_EQ(r.chat.stop, std::vector<std::string>{"END"});
+  EXPECT_EQ(r.chat.sampling.top_k, 5);
+  EXPECT_TRUE(r.chat.enable_thinking);
+  EXPECT_TRUE(r.thinking_forced);
+  EXPECT_EQ(r.thinking_budget, 4);
+}
+
+TEST(MessagesMapping, ErrorsNameTheMessagesFields) {
+  auto parse = [](const char* extra) {
+    return param_of([&] {
+      g4::server::parse_messages_request(
+          g4::Json::parse(std::string(R"({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}])") + extra + "}"),
+          parse_ctx());
+    });
+  };
+  EXPECT_EQ(parse(R"(, "stop_sequences": [1])"), "stop_sequences");
+  EXPECT_EQ(parse(R"(, "tools": [{"name": "w", "input_schema": 3}])"), "tools[0].input_schema");
+  EXPECT_EQ(parse(R"(, "tools": [{"name": "w w", "input_schema": {"type": "object"}}])"), "tools[0].name");
+  EXPECT_EQ(parse(R"(, "top_k": -5)"), "top_k");
+  EXPECT_EQ(parse(R"(, "thinking": {"type": "enabled", "budget_tokens": 8})"), "thinking.budget_tokens");
+  EXPECT_EQ(parse(R"(, "tool_choice": {"type": "tool", "name": "w"})"), "tool_choice");  // no such tool
+  EXPECT_EQ(parse(R"(, "metadata": {"user_id": 5})"), "metadata.user_id");
+  EXPECT_EQ(parse(R"(, "container": "c1")"), "container");
+  EXPECT_EQ(parse(""), "(accepted)");
+  EXPECT_EQ(param_of([] {
+              g4::server::parse_messages_request(g4::Json::parse(R"({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})"),
+                                                 parse_ctx(), /*count_tokens=*/true);
+            }),
+            "(accepted)");
 }
 
 }  // namespace
