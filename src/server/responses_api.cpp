@@ -219,6 +219,43 @@ Json chat_response_format(const Json& format) {
   return {{"type", "json_schema"}, {"json_schema", js}};
 }
 
+// text -> response_format and verbosity; returns `text` as the response object repeats it.
+Json map_text(const Json& body, Json& chat) {
+  Json echo = {{"format", {{"type", "text"}}}, {"verbosity", "medium"}};
+  if (!present(body, "text")) return echo;
+  const Json& t = body["text"];
+  if (!t.is_object()) bad("text", "'text' must be an object", "invalid_type");
+  refuse_unknown(t, "text", {"format", "verbosity"});
+  if (present(t, "format")) {
+    chat["response_format"] = chat_response_format(t["format"]);
+    echo["format"] = t["format"];
+  }
+  if (present(t, "verbosity")) chat["verbosity"] = t["verbosity"];
+  return echo;
+}
+
+// reasoning -> reasoning_effort; returns `reasoning` as the response object repeats it.
+Json map_reasoning(const Json& body, Json& chat) {
+  Json echo = {{"effort", nullptr}, {"summary", nullptr}};
+  if (!present(body, "reasoning")) return echo;
+  const Json& rs = body["reasoning"];
+  if (!rs.is_object()) bad("reasoning", "'reasoning' must be an object", "invalid_type");
+  refuse_unknown(rs, "reasoning", {"effort", "summary", "generate_summary"});
+  for (const char* k : {"summary", "generate_summary"}) {
+    const std::string s = opt_string(rs, k, "reasoning");
+    if (!s.empty() && s != "auto")
+      unsupported(path("reasoning", k), "'reasoning." + std::string(k) + "' '" + s +
+                                            "' is not supported: there is no summariser ('auto' gives the reasoning whole)");
+    if (!s.empty()) echo["summary"] = s;
+  }
+  const std::string effort = opt_string(rs, "effort", "reasoning");
+  if (!effort.empty()) {
+    chat["reasoning_effort"] = effort == "xhigh" ? "high" : effort;  // Gemma 4 thinks or does not
+    echo["effort"] = effort;
+  }
+  return echo;
+}
+
 // Fields accepted with one value only (the one that describes what this server does), refused with
 // any other.
 void only_values(const Json& body) {
@@ -297,35 +334,8 @@ ResponsesRequest parse_responses_request(const Json& body, const ParseContext& c
   Json flat_tools = Json::array();
   if (present(body, "tools")) chat["tools"] = chat_tools(body["tools"], flat_tools);
   if (present(body, "tool_choice")) chat["tool_choice"] = chat_tool_choice(body["tool_choice"]);
-  Json text_echo = {{"format", {{"type", "text"}}}, {"verbosity", "medium"}};
-  if (present(body, "text")) {
-    const Json& t = body["text"];
-    if (!t.is_object()) bad("text", "'text' must be an object", "invalid_type");
-    refuse_unknown(t, "text", {"format", "verbosity"});
-    if (present(t, "format")) {
-      chat["response_format"] = chat_response_format(t["format"]);
-      text_echo["format"] = t["format"];
-    }
-    if (present(t, "verbosity")) chat["verbosity"] = t["verbosity"];
-  }
-  Json reasoning_echo = {{"effort", nullptr}, {"summary", nullptr}};
-  if (present(body, "reasoning")) {
-    const Json& rs = body["reasoning"];
-    if (!rs.is_object()) bad("reasoning", "'reasoning' must be an object", "invalid_type");
-    refuse_unknown(rs, "reasoning", {"effort", "summary", "generate_summary"});
-    for (const char* k : {"summary", "generate_summary"}) {
-      const std::string s = opt_string(rs, k, "reasoning");
-      if (!s.empty() && s != "auto")
-        unsupported(path("reasoning", k), "'reasoning." + std::string(k) + "' '" + s +
-                                              "' is not supported: there is no summariser ('auto' gives the reasoning whole)");
-      if (!s.empty()) reasoning_echo["summary"] = s;
-    }
-    const std::string effort = opt_string(rs, "effort", "reasoning");
-    if (!effort.empty()) {
-      chat["reasoning_effort"] = effort == "xhigh" ? "high" : effort;  // Gemma 4 thinks or does not
-      reasoning_echo["effort"] = effort;
-    }
-  }
+  const Json text_echo = map_text(body, chat);
+  const Json reasoning_echo = map_reasoning(body, chat);
   try {
     r.chat = parse_chat_request(chat, ctx);
   } catch (const ApiError& e) {
