@@ -465,13 +465,17 @@ bool Machine::step_array(Stack& st, uint8_t c, bool* again) const {
   return true;
 }
 
-// One byte of decoded content into the content automaton, counting characters.
+// One byte of decoded content into the content automaton, counting characters and (in f.b) the
+// continuation bytes still due for the character begun.
 bool Machine::feed_content(Frame& f, const Node& n, uint8_t byte) const {
   const int32_t t = s_.dfas[size_t(n.str_dfa)].step(f.a, byte);
   if (t < 0) return false;
   if ((byte & 0xC0) != 0x80) {
     if (n.max_len >= 0 && f.d >= n.max_len) return false;
     ++f.d;
+    f.b = byte >= 0xF0 ? 3 : byte >= 0xE0 ? 2 : byte >= 0xC0 ? 1 : 0;
+  } else if (f.b > 0) {
+    --f.b;
   }
   f.a = t;
   return true;
@@ -497,6 +501,7 @@ bool Machine::step_string(Stack& st, uint8_t c) const {
         return true;
       }
       if (c == '\\') {
+        if (f.b > 0) return false;  // inside a multi-byte character
         if (n.max_len >= 0 && f.d >= n.max_len) return false;
         // some escape must be able to follow
         static const uint8_t decoded[] = {'"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
@@ -556,7 +561,8 @@ bool Machine::step_number(Stack& st, uint8_t c, bool* again) const {
   const int budget_digits = int_only ? kMaxIntDigits : kMaxBoundedDigits;
   auto viable = [&] { return !bounded || number_viable(n, progress(f)); };
   auto take_digit = [&](uint8_t d) {
-    if (bounded && f.a + f.b + 1 > budget_digits) return false;
+    if (!bounded) return true;  // the value matters only under bounds (and would overflow without them)
+    if (f.a + f.b + 1 > budget_digits) return false;
     f.d = f.d * 10 + (d - '0');
     return true;
   };

@@ -22,7 +22,8 @@ enum class FK : uint8_t { Root, Value, Object, Key, Array, String, Number, Liter
 //   Key      node (the object's), a..b = range of key_texts still matching, c = free-key DFA state
 //            (-1: none), d = bytes so far
 //   Array    node, phase, a = items started, c = own depth, ws
-//   String   node, phase, a = content DFA state, b = \u hex digits read, c = their value, d = chars
+//   String   node, phase, a = content DFA state, b = UTF-8 continuation bytes due (\u hex digits
+//            read while in an escape), c = their value, d = chars
 //   Number   node, phase, flags, a = integer digits, b = fraction digits, c = exponent digits,
 //            d = the digits as one integer (bounded numbers)
 //   Literal  node (a node's literal list, or kBoolList/kNullList/kToolList), a..b = range still

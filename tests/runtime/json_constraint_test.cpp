@@ -412,6 +412,7 @@ TEST(JsonConstraintText, AnyObject) {
   EXPECT_FALSE(fresh()->can_accept(R"({"a":"\ud800"})"));  // a lone surrogate
   EXPECT_FALSE(fresh()->can_accept("{\"a\":\"\x01\"}"));    // raw control byte
   EXPECT_FALSE(fresh()->can_accept("{\"a\":\"\xC3(\"}"));   // invalid UTF-8
+  EXPECT_FALSE(fresh()->can_accept("{\"a\":\"\xD9\\"));      // an escape inside a character
   auto c = fresh();
   EXPECT_TRUE(c->accept_bytes("{\"a\":1"));
   EXPECT_FALSE(c->is_complete());
