@@ -2,7 +2,8 @@
 // text), a NUL byte, one option byte (syntax, whitespace, depth), then bytes to drive the automaton.
 // Compiling must give a constraint or one g4::Error; driving must never reach a state from which no
 // byte and no end is possible; a greedy completion that ends must be a document that parses (JSON,
-// or Gemma call arguments) and is valid for the compiled schema; the trie mask over a small
+// or Gemma call arguments) and is valid for the compiled schema and, where it can judge (no oneOf,
+// which is generated as anyOf), for the independent validator of the tests; the trie mask over a small
 // vocabulary must equal a token-by-token check.
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "runtime/json_constraint.h"
 #include "runtime/json_schema.h"
 #include "runtime/output_parser.h"
+#include "../tests/runtime/schema_check.h"
 
 namespace {
 
@@ -119,5 +121,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (!g4::jsonc::validate_value(*ir, ir->root, value)) std::abort();
+  if (schema_text.find("oneOf") == std::string::npos) {
+    std::string why;
+    try {
+      why = g4::testing::SchemaCheck(schema).check(value);
+    } catch (const std::exception&) {  // a pattern std::regex does not take
+    }
+    if (!why.empty()) std::abort();
+  }
   return 0;
 }

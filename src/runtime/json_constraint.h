@@ -31,7 +31,8 @@
 //   pointer: never a silently unconstrained answer.
 //
 // What the automaton writes (a subset of the valid documents):
-//   integers: at most 16 digits, no fraction or exponent; bounds exact.
+//   integers: at most 15 digits (so below 2^53: exact for validators that use doubles), no fraction
+//     or exponent; bounds exact.
 //   numbers without bounds: at most 16 integer digits, 16 fraction digits, 2 exponent digits.
 //   numbers with bounds: plain decimals (no exponent) of at most 15 digits in all, so a bound holds
 //     exactly for the decimal value and for the nearest double alike.

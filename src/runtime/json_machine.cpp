@@ -583,7 +583,7 @@ bool Machine::step_number(Stack& st, uint8_t c, bool* again) const {
     case N_ZERO:
     case N_INT:
       if (is_digit(c) && f.phase == N_INT) {
-        if (!bounded && f.a >= kMaxIntDigits) return false;
+        if (!bounded && f.a >= (int_only ? kMaxIntDigits : kMaxNumIntDigits)) return false;
         if (!take_digit(c)) return false;
         ++f.a;
         return viable();

@@ -28,7 +28,8 @@ enum TypeBits : uint32_t {
 
 // Number bounds are kept exactly, as integers in units of 1e-15 (inclusive, on that grid).
 constexpr int kScaleDigits = 15;
-constexpr int kMaxIntDigits = 16;       // integers, and integer parts of unbounded numbers
+constexpr int kMaxIntDigits = 15;       // integers: below 2^53, so exact as doubles too (JS validators)
+constexpr int kMaxNumIntDigits = 16;    // integer parts of unbounded numbers
 constexpr int kMaxFracDigits = 16;      // unbounded numbers
 constexpr int kMaxExpDigits = 2;        // unbounded numbers
 constexpr int kMaxBoundedDigits = 15;   // numbers with bounds: all digits together
