@@ -8,6 +8,11 @@ the AMX INT8 peak for prefill (2 x multiply-adds per token / peak), and each eng
 
   python3 bench/compare_llamacpp.py --bin build/gemma4 --peer /tmp/peer --threads 2 --pp 512 --tg 128 \
       --reps 3 e2b-q8_0.gguf e2b-q4_0.gguf [--measure] [--bw 30.7e9] [--amx 12.6e12] [--json out.json]
+      [--depth 8192] [--chunk 512] [--kv f16] [--flash on]
+
+At depth, the tg test runs after --depth cached tokens (prefilled untimed) in both engines; prompts are fed
+in --chunk-token passes by both (ours --chunk, llama.cpp --batch). Peak RSS includes the KV cache at that
+depth.
 
 Bytes per token: every matrix of the layers plus the tied lm_head (token_embd once more when there is no
 output.weight); token_embd and per_layer_token_embd are row lookups; MoE expert tensors count top_k/E of
@@ -130,6 +135,11 @@ def main():
     ap.add_argument('--pp', type=int, default=512)
     ap.add_argument('--tg', type=int, default=128)
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--depth', type=int, default=0, help='tokens in the cache (prefilled untimed) before tg, both engines')
+    ap.add_argument('--chunk', type=int, default=512,
+                    help='prompt tokens per forward pass: ours --chunk, llama.cpp --batch/--ubatch (its default is 512)')
+    ap.add_argument('--kv', default='f16', help='KV cache type of both engines (f16, q8_0, ...)')
+    ap.add_argument('--flash', default='on', help="llama.cpp's flash attention (on: its faster setting at depth)")
     ap.add_argument('--bw', type=float, default=30.7e9, help='DRAM bandwidth, bytes/s (machine.md: 30.7e9 for 2 threads)')
     ap.add_argument('--amx', type=float, default=12.6e12, help='AMX INT8 peak, op/s (machine.md: 12.6e12 for 2 cores)')
     ap.add_argument('--measure', action='store_true',
@@ -150,22 +160,30 @@ def main():
     for f in a.files:
         dec_bytes, macs, arch, wtype, total = gguf_costs(f)
         ours_cmd = [a.bin, 'bench', '--model', f, '--pp', str(a.pp), '--tg', str(a.tg), '--reps', str(a.reps),
-                    '--threads', str(a.threads), '--json']
+                    '--threads', str(a.threads), '--depth', str(a.depth), '--chunk', str(a.chunk), '--kv-type', a.kv,
+                    '--json']
         out, err, ours_rss, ours_s = timed(ours_cmd)
         ours = json.loads(out.strip().splitlines()[-1])
         with tempfile.NamedTemporaryFile('r', suffix='.json') as tf:
+            ctx = max(a.pp, a.depth + a.tg, 64) + 256
             peer_cmd = ['node', os.path.join(a.peer, 'bench.mjs'), '--model', f, '--pp', str(a.pp), '--tg', str(a.tg),
-                        '--reps', str(a.reps), '--threads', str(a.threads), '--json', tf.name]
+                        '--reps', str(a.reps), '--threads', str(a.threads), '--depth', str(a.depth), '--ctx', str(ctx),
+                        '--batch', str(a.chunk), '--flash', a.flash, '--kv', a.kv, '--json', tf.name]
             _, _, peer_rss, peer_s = timed(peer_cmd)
             peer = json.load(open(tf.name))
         res = {r['test']: r for r in peer['results']}
+        tg_name = 'tg%d' % a.tg + ('@d%d' % a.depth if a.depth else '')
         lpp = res.get('pp%d' % a.pp, {}).get('tokPerSec', float('nan'))
-        ltg = res.get('tg%d' % a.tg, {}).get('tokPerSec', float('nan'))
+        ltg = res.get(tg_name, {}).get('tokPerSec', float('nan'))
+        nan = float('nan')
+        ours['pp_tps'] = ours['pp_tps'] if ours.get('pp_tps') is not None else nan
+        ours['tg_tps'] = ours['tg_tps'] if ours.get('tg_tps') is not None else nan
         pp_bound = a.amx / (2.0 * macs)
         tg_bound = a.bw / dec_bytes
         row = dict(file=os.path.basename(f), arch=arch, type=wtype, file_gb=total / 1e9, bytes_per_token_gb=dec_bytes / 1e9,
                    macs_per_token_g=macs / 1e9, ours_pp=ours['pp_tps'], ours_tg=ours['tg_tps'], llama_pp=lpp, llama_tg=ltg,
-                   llama_pp_core=res.get('pp%d' % a.pp, {}).get('coreTokPerSec'), llama_tg_core=res.get('tg%d' % a.tg, {}).get('coreTokPerSec'),
+                   llama_pp_core=res.get('pp%d' % a.pp, {}).get('coreTokPerSec'), llama_tg_core=res.get(tg_name, {}).get('coreTokPerSec'),
+                   depth=a.depth, kv=a.kv,
                    pp_ratio=ours['pp_tps'] / lpp, tg_ratio=ours['tg_tps'] / ltg, tg_bound=tg_bound, pp_bound=pp_bound,
                    ours_tg_roof=ours['tg_tps'] / tg_bound, llama_tg_roof=ltg / tg_bound,
                    ours_pp_roof=ours['pp_tps'] / pp_bound, llama_pp_roof=lpp / pp_bound,
@@ -173,8 +191,9 @@ def main():
                    loadavg=os.getloadavg()[0])
         rows.append(row)
         sys.stderr.write('done %s (load average %.1f)\n' % (f, row['loadavg']))
-    print('threads %d, pp%d / tg%d, median of %d; decode roofline at %.1f GB/s, prefill at %.2f TOP/s %s' %
-          (a.threads, a.pp, a.tg, a.reps, a.bw / 1e9, a.amx / 1e12, peak_name))
+    print('threads %d, pp%d / tg%d at depth %d, %s KV, chunk %d, llama.cpp flash %s, median of %d; decode roofline '
+          '(weights only) at %.1f GB/s, prefill at %.2f TOP/s %s' %
+          (a.threads, a.pp, a.tg, a.depth, a.kv, a.chunk, a.flash, a.reps, a.bw / 1e9, a.amx / 1e12, peak_name))
     hdr = ('| file | type | GB/token | ours pp | llama pp | ratio | ours tg | llama tg | ratio | tg roofline | ours %roof tg | '
            'llama %roof tg | ours %peak pp | llama %peak pp | ours RSS MiB | llama RSS MiB |')
     print(hdr)

@@ -378,23 +378,36 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     if (sink) (*sink)("layer." + std::to_string(i), h.data(), {T, H});
   }
 
-  // Final norm and tied lm_head on the rows whose logits are wanted.
+  // Final norm, then the tied lm_head on every row whose logits are wanted, all sequences in one product:
+  // the head is the largest matrix (262144 x H), so a batch of decoding sequences must read it once.
+  static thread_local std::vector<float> hn, all_logits;
+  hn.clear();
   int64_t t0 = 0;
   for (BatchItem& item : batch) {
     const int64_t n = item.n_tokens;
     const int64_t first = item.all_logits ? 0 : n - 1, rows = n - first;
     if (item.logits || item.hidden) {
-      std::vector<float> hn(size_t(rows * H));
+      const size_t at = hn.size();
+      hn.resize(at + size_t(rows * H));
       for (int64_t r = 0; r < rows; ++r)
-        ops::rms_norm(h.data() + (t0 + first + r) * H, weights_.final_norm.data(), H, eps, hn.data() + r * H);
+        ops::rms_norm(h.data() + (t0 + first + r) * H, weights_.final_norm.data(), H, eps, hn.data() + at + r * H);
       if (item.hidden) item.hidden->assign(hn.end() - H, hn.end());
-      if (item.logits) {
-        item.logits->resize(size_t(rows * V));
-        matmul(weights_.embed, hn.data(), size_t(rows), item.logits->data(), pool());
-        if (c.final_logit_softcap > 0) ops::softcap(item.logits->data(), c.final_logit_softcap, rows * V);
-      }
+      if (!item.logits) hn.resize(at);
     }
     t0 += n;
+  }
+  const int64_t head_rows = int64_t(hn.size()) / H;
+  if (head_rows > 0) {
+    all_logits.resize(size_t(head_rows * V));
+    matmul(weights_.embed, hn.data(), size_t(head_rows), all_logits.data(), pool());
+    if (c.final_logit_softcap > 0) ops::softcap(all_logits.data(), c.final_logit_softcap, head_rows * V);
+    int64_t row = 0;
+    for (BatchItem& item : batch) {
+      if (!item.logits) continue;
+      const int64_t rows = item.all_logits ? item.n_tokens : 1;
+      item.logits->assign(all_logits.begin() + row * V, all_logits.begin() + (row + rows) * V);
+      row += rows;
+    }
   }
   // Only now, when nothing can fail any more: a pass that throws leaves every cache where it was, so the
   // caller may run the items again (one by one).

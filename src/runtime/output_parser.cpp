@@ -237,7 +237,14 @@ void format_value(const Json& v, std::string& out) {
       // only ever seen them in that order.
       std::vector<std::pair<const std::string*, const Json*>> members;
       for (auto it = v.begin(); it != v.end(); ++it) members.emplace_back(&it.key(), &it.value());
-      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+      // dictsort compares case-insensitively and keeps the original order of equal keys.
+      auto lower = [](const std::string& k) {
+        std::string l = k;
+        for (char& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
+        return l;
+      };
+      std::stable_sort(members.begin(), members.end(),
+                       [&](const auto& a, const auto& b) { return lower(*a.first) < lower(*b.first); });
       out += '{';
       bool first = true;
       for (const auto& [key, value] : members) {

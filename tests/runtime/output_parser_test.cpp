@@ -289,6 +289,8 @@ TEST(OutputParser, FormatArgumentsRoundTrip) {
   }
   EXPECT_EQ(format_tool_arguments_gemma(Json::parse(R"({"unit":"celsius","location":"London"})")),
             "{location:<|\"|>London<|\"|>,unit:<|\"|>celsius<|\"|>}");
+  // The template's dictsort ignores case: "a" before "B" (a case-sensitive sort would put "B" first).
+  EXPECT_EQ(format_tool_arguments_gemma(Json::parse(R"({"B":2,"a":1})")), "{a:1,B:2}");
   EXPECT_EQ(format_tool_call_gemma("f", Json::parse(R"({"temperature":15,"weather":"sunny"})")),
             "<|tool_call>call:f{temperature:15,weather:<|\"|>sunny<|\"|>}<tool_call|>");
   EXPECT_THROW(format_tool_call_gemma("f", Json::array()), Error);
