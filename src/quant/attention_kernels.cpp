@@ -138,10 +138,20 @@ G4_AVX512_ATTN inline void load32(const uint8_t* row, int64_t c, int64_t d, __m5
 
 // M heads at once: each key row is read and converted once for all M query heads. Full: d is a multiple
 // of 32, so the query loads need no masks and fold into the multiply-adds.
+// Asks for a whole row ahead of use: rows sit at arbitrary addresses (ring slots, KV heads interleaved),
+// so the hardware's stream prefetcher cannot guess the next one, and at depth they come from DRAM.
+inline void prefetch_row(const uint8_t* row, size_t bytes) {
+  for (size_t b = 0; b < bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(row + b), _MM_HINT_T0);
+}
+
 template <WType T, int M, bool Full>
 G4_AVX512_ATTN void scores_avx512(const float* q, int64_t d, const uint8_t* const* rows, int64_t n, float* scores,
                                   int64_t ld) {
+  constexpr int64_t kAhead = 4;  // rows
+  const size_t row_bytes = wtype_row_bytes_unchecked(T, d);
+  for (int64_t j = 0; j < std::min(n, kAhead); ++j) prefetch_row(rows[j], row_bytes);
   for (int64_t j = 0; j < n; ++j) {
+    if (j + kAhead < n) prefetch_row(rows[j + kAhead], row_bytes);
     __m512 acc[M];
     #pragma GCC unroll 8
     for (int h = 0; h < M; ++h) acc[h] = _mm512_setzero_ps();
@@ -168,9 +178,12 @@ G4_AVX512_ATTN void scores_avx512(const float* q, int64_t d, const uint8_t* cons
 template <WType T, int M>
 G4_AVX512_ATTN void values_avx512(const float* pk, int nh, int64_t d, const uint8_t* const* rows, int64_t n, float* out) {
   constexpr int64_t kBlock = 64;
+  const size_t row_bytes = wtype_row_bytes_unchecked(T, d);
   for (int h = 0; h < M; ++h) std::fill(out + h * d, out + (h + 1) * d, 0.0f);
+  for (int64_t j = 0; j < std::min(n, kBlock); ++j) prefetch_row(rows[j], row_bytes);
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
     const int64_t j1 = std::min(n, j0 + kBlock);
+    for (int64_t j = j1; j < std::min(n, j1 + kBlock); ++j) prefetch_row(rows[j], row_bytes);  // the next block
     for (int64_t c = 0; c < d; c += 32) {
       const __mmask16 m0 = tail_mask(d - c), m1 = tail_mask(d - c - 16);
       __m512 acc[M][2];
