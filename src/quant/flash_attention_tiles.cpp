@@ -30,6 +30,7 @@
 
 #include "core/cpu.h"
 #include "core/dtype.h"
+#include "quant/amx_tiles.h"
 #include "quant/blocks.h"
 #include "quant/flash_attention_impl.h"
 #include "quant/simd_math.h"
@@ -60,6 +61,18 @@ struct Scratch {
 Scratch& scratch() {
   static thread_local Scratch s;
   return s;
+}
+
+// The normalised output of the job's rows: O (rows of dv values) / l into the problem's output.
+void write_rows(const TileJob& job, const float* o, int64_t dv, const float* l) {
+  const AttnProblem& p = *job.p;
+  const int64_t d = job.shape->d;
+  const int nh = job.shape->nh, R = (job.t1 - job.t0) * nh;
+  for (int r = 0; r < R; ++r) {
+    float* dst = p.out + (job.t0 + r / nh) * p.out_stride + (r % nh) * d;
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+    for (int64_t c = 0; c < d; ++c) dst[c] = o[r * dv + c] * inv;
+  }
 }
 
 // Does any query token of the job see a key of [kb, ke)?
@@ -355,27 +368,16 @@ void tiles_f32(const TileJob& job, bool avx512) {
         }
     }
   }
-  for (int r = 0; r < R; ++r) {
-    float* dst = p.out + (job.t0 + r / nh) * p.out_stride + (r % nh) * d;
-    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-    for (int64_t c = 0; c < d; ++c) dst[c] = o[r * dv + c] * inv;
-  }
+  write_rows(job, o, dv, l);
 }
 
 // ---- Fast: AMX-BF16 tiles -----------------------------------------------------------------------------
 
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
+// Every tile register 16 rows x 64 bytes (A, B and C alike).
 G4_AMX_FA void configure_tiles() {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int t = 0; t < 8; ++t) {
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
@@ -593,11 +595,7 @@ G4_AMX_FA void tiles_amx(const TileJob& job) {
     values_pairs(sh, p, kb, kn, dv, tmp, vp);
     values_amx(pb, Rp, vp, kn, dv, o);
   }
-  for (int r = 0; r < R; ++r) {
-    float* dst = p.out + (job.t0 + r / nh) * p.out_stride + (r % nh) * d;
-    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-    for (int64_t c = 0; c < d; ++c) dst[c] = o[r * dv + c] * inv;
-  }
+  write_rows(job, o, dv, l);
 }
 
 }  // namespace g4::kernels::fa

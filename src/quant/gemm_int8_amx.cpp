@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "quant/amx_tiles.h"
 #include "quant/kernels_impl.h"
 
 namespace g4::kernels {
@@ -78,19 +79,10 @@ Kind kind_of(WType t) {
   }
 }
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64);
-
 // tmm0, 1, 6, 7: C (16 tokens x 16 int32); tmm2, tmm3: A (16 tokens x K bytes); tmm4, tmm5: B (K/4 x 64
 // bytes). K is 32 (one block) or, for Q6_K, 16 (half a block).
 void configure_tiles(Kind k) {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   const int kb = k == Kind::Halves ? 16 : 32;
   for (int t : {0, 1, 6, 7}) cfg.rows[t] = kTok, cfg.colsb[t] = 64;
   for (int t : {2, 3}) cfg.rows[t] = kTok, cfg.colsb[t] = uint16_t(kb);

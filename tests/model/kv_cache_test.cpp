@@ -246,14 +246,8 @@ Drift drift(const Decode& got, const Decode& ref) {
     const std::vector<float>& a = got.logits[k];
     const std::vector<float>& b = ref.logits[k];
     d.max_rel = std::max(d.max_rel, test::rel_error(a, b));
-    const float ma = *std::max_element(a.begin(), a.end()), mb = *std::max_element(b.begin(), b.end());
-    double za = 0, zb = 0;
-    for (size_t i = 0; i < a.size(); ++i) za += std::exp(a[i] - ma), zb += std::exp(b[i] - mb);
-    double kl = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      const double lb = b[i] - mb - std::log(zb), la = a[i] - ma - std::log(za);
-      kl += std::exp(lb) * (lb - la);
-    }
+    double kl = 0, same = 0;
+    test::distribution_drift(a.data(), b.data(), 1, b.size(), kl, same);
     d.mean_kl += kl / double(n);
     d.top1 += (got.tokens[k] == ref.tokens[k] ? 1.0 : 0.0) / double(n);
   }

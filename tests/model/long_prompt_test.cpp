@@ -48,25 +48,6 @@ TEST_P(LongPrompt, TiledEqualsOneQueryAtATime) {
   EXPECT_LE(test::rel_error(tiled, plain), 1e-4);
 }
 
-// Mean KL(a || b) of the softmaxes of rows of `vocab` logits, and the share of rows with the same argmax.
-void compare_rows(const std::vector<float>& a, const std::vector<float>& b, int vocab, double& kl, double& top1) {
-  const size_t rows = a.size() / size_t(vocab);
-  kl = 0;
-  top1 = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* x = a.data() + r * size_t(vocab);
-    const float* y = b.data() + r * size_t(vocab);
-    const float mx = *std::max_element(x, x + vocab), my = *std::max_element(y, y + vocab);
-    double zx = 0, zy = 0;
-    for (int i = 0; i < vocab; ++i) zx += std::exp(double(x[i] - mx)), zy += std::exp(double(y[i] - my));
-    for (int i = 0; i < vocab; ++i) {
-      const double lx = x[i] - mx - std::log(zx), ly = y[i] - my - std::log(zy);
-      kl += std::exp(lx) * (lx - ly) / double(rows);
-    }
-    top1 += (test::argmax(x, size_t(vocab)) == test::argmax(y, size_t(vocab)) ? 1.0 : 0.0) / double(rows);
-  }
-}
-
 TEST_P(LongPrompt, FastTilesStayCloseToExact) {
   // The f16 cache selects the fast path; the row path over the same f16 rows multiplies in f32.
   auto m = load_model(test::fixture(GetParam()));
@@ -74,7 +55,8 @@ TEST_P(LongPrompt, FastTilesStayCloseToExact) {
   const std::vector<float> exact = tail_logits(*m, ids, KVType::F16, AttnPath::Rows);
   const std::vector<float> fast = tail_logits(*m, ids, KVType::F16, AttnPath::Auto);
   double kl = 0, top1 = 0;
-  compare_rows(fast, exact, m->config().vocab_size, kl, top1);
+  const size_t vocab = size_t(m->config().vocab_size);
+  test::distribution_drift(fast.data(), exact.data(), fast.size() / vocab, vocab, kl, top1);
   std::printf("[%s, 8192 tokens, f16 KV] fast tiles vs exact: max rel %.3g, mean KL %.3g, top-1 %.0f %%\n",
               GetParam().c_str(), test::rel_error(fast, exact), kl, 100 * top1);
   // Logits move by ~1e-4 relative, but a mixture-of-experts router amplifies any perturbation into a
