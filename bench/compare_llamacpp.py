@@ -169,6 +169,10 @@ def main():
             peer_cmd = ['node', os.path.join(a.peer, 'bench.mjs'), '--model', f, '--pp', str(a.pp), '--tg', str(a.tg),
                         '--reps', str(a.reps), '--threads', str(a.threads), '--depth', str(a.depth), '--ctx', str(ctx),
                         '--batch', str(a.chunk), '--flash', a.flash, '--kv', a.kv, '--json', tf.name]
+            if a.depth > 0:
+                # bench.mjs's warm-up tg would prefill the whole depth once more (untimed, 35 min at 32K on
+                # E2B); the untimed depth prefill before the timed tg already warms it, as ours does.
+                peer_cmd += ['--warmup', '0']
             _, _, peer_rss, peer_s = timed(peer_cmd)
             peer = json.load(open(tf.name))
         res = {r['test']: r for r in peer['results']}
