@@ -3,13 +3,13 @@
 // checkpoints, against prefilling each prompt from scratch.
 //
 //   build/chat_turns_bench --model FILE.gguf [--turns 5] [--user-tokens 1200] [--answer-tokens 400]
-//                          [--checkpoints 2] [--kv-type f16] [--threads 2]
+//                          [--first-user-tokens N] [--checkpoints 2] [--kv-type f16] [--threads 2]
 //
 // Each turn: the prompt (system + history + a new user message of about --user-tokens tokens) is
 // prefilled through the cache, then an answer of about --answer-tokens tokens is fed as if generated:
 // a thought channel followed by the final text. The next turn's history has that answer as the
 // template renders it (the thinking dropped), so the cached tokens and the new prompt part where the
-// answer began. The time to first token is reuse + prefill of the rest + the first logits. Random-weight
+// answer began. --first-user-tokens makes the first message longer (a document, then questions about it). The time to first token is reuse + prefill of the rest + the first logits. Random-weight
 // models work: what is timed does not depend on what the model says. Not a test: it prints figures.
 #include <chrono>
 #include <cstdio>
@@ -43,13 +43,14 @@ std::string words(int n, std::mt19937& rng) {
 
 int main(int argc, char** argv) {
   std::string model_path, kv = "f16";
-  int turns = 5, user_tokens = 1200, answer_tokens = 400, checkpoints = 2, threads = 0;
+  int turns = 5, user_tokens = 1200, answer_tokens = 400, checkpoints = 2, threads = 0, first_user_tokens = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model_path = v;
     else if (k == "--turns") turns = std::atoi(v.c_str());
     else if (k == "--user-tokens") user_tokens = std::atoi(v.c_str());
     else if (k == "--answer-tokens") answer_tokens = std::atoi(v.c_str());
+    else if (k == "--first-user-tokens") first_user_tokens = std::atoi(v.c_str());
     else if (k == "--checkpoints") checkpoints = std::atoi(v.c_str());
     else if (k == "--kv-type") kv = v;
     else if (k == "--threads") threads = std::atoi(v.c_str());
@@ -67,20 +68,21 @@ int main(int argc, char** argv) {
     auto model = g4::load_model(model_path);
     auto format = g4::ChatFormat::load(model_path);
     const g4::KVTypes types = g4::parse_kv_type(kv);
-    const int64_t ctx = int64_t(turns) * (user_tokens + answer_tokens) * 2 + 1024;
+    if (first_user_tokens < 0) first_user_tokens = user_tokens;
+    const int64_t ctx = (int64_t(turns) * (user_tokens + answer_tokens) + first_user_tokens) * 2 + 1024;
     g4::SequenceCache seq(model->new_cache(ctx, 512, types, checkpoints));
     std::mt19937 rng(3);
     g4::Json history = g4::Json::array();
     g4::ChatOptions options;
     options.enable_thinking = true;
-    std::printf("model %s, %d turns, ~%d user + ~%d answer tokens each, %s KV, %d checkpoints\n", model_path.c_str(),
-                turns, user_tokens, answer_tokens, kv.c_str(), checkpoints);
+    std::printf("model %s, %d turns, ~%d user + ~%d answer tokens each (first message ~%d), %s KV, %d checkpoints\n",
+                model_path.c_str(), turns, user_tokens, answer_tokens, first_user_tokens, kv.c_str(), checkpoints);
     std::printf("turn  prompt  reused  prefilled  ttft_s  full_prefill_s  ratio\n");
     for (int t = 1; t <= turns; ++t) {
       g4::Json messages = g4::Json::array();
       messages.push_back({{"role", "system"}, {"content", "You are a careful assistant."}});
       for (const g4::Json& m : history) messages.push_back(m);
-      const std::string user = words(user_tokens, rng);
+      const std::string user = words(t == 1 ? first_user_tokens : user_tokens, rng);
       messages.push_back({{"role", "user"}, {"content", user}});
       const std::vector<int32_t> prompt = format->prompt_ids(messages, g4::Json::array(), options);
       // Time to first token, reusing the cache.
