@@ -50,8 +50,6 @@ constexpr int kGroupBlockBytes = kInt8GroupBlockBytes;  // + 16 f32 scales + 16 
 constexpr int kMaxTokens = 4;                 // tokens per register tile
 constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel repacked at a time (~120 KiB)
 
-inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
 // Transposes 16 rows x 8 dwords (32 bytes per row, row i at base + off[i]; repeats allowed) into 8
 // vectors: vector j holds dword j of rows 0..15. Three rounds of shuffles, no gathers (slow on some CPUs).
 inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* out) {
