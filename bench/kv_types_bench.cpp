@@ -15,36 +15,27 @@
 #include <string>
 #include <vector>
 
+#include "core/drift.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
 
 namespace {
 
-struct Drift {
-  double kl = 0, top1 = 0, max_rel = 0;
+struct Result {
+  g4::Drift drift;
+  double max_rel = 0;  // max |got - ref| / max |ref| over every logit
 };
 
-Drift compare(const std::vector<float>& got, const std::vector<float>& ref, int vocab) {
-  Drift d;
-  const size_t rows = ref.size() / size_t(vocab);
-  double ref_max = 0;
-  for (float x : ref) ref_max = std::max(ref_max, double(std::fabs(x)));
-  for (size_t r = 0; r < rows; ++r) {
-    const float* a = got.data() + r * size_t(vocab);
-    const float* b = ref.data() + r * size_t(vocab);
-    const float ma = *std::max_element(a, a + vocab), mb = *std::max_element(b, b + vocab);
-    double za = 0, zb = 0;
-    for (int i = 0; i < vocab; ++i) za += std::exp(double(a[i] - ma)), zb += std::exp(double(b[i] - mb));
-    double kl = 0;
-    for (int i = 0; i < vocab; ++i) {
-      const double lb = b[i] - mb - std::log(zb), la = a[i] - ma - std::log(za);
-      kl += std::exp(lb) * (lb - la);
-      d.max_rel = std::max(d.max_rel, std::fabs(double(a[i]) - double(b[i])) / ref_max);
-    }
-    d.kl += kl / double(rows);
-    d.top1 += (std::max_element(a, a + vocab) - a == std::max_element(b, b + vocab) - b ? 1.0 : 0.0) / double(rows);
+Result compare(const std::vector<float>& got, const std::vector<float>& ref, int vocab) {
+  Result res;
+  res.drift = g4::distribution_drift(got.data(), ref.data(), ref.size() / size_t(vocab), size_t(vocab));
+  double ref_max = 0, err = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ref_max = std::max(ref_max, double(std::fabs(ref[i])));
+    err = std::max(err, std::fabs(double(got[i]) - double(ref[i])));
   }
-  return d;
+  res.max_rel = ref_max > 0 ? err / ref_max : err;
+  return res;
 }
 
 }  // namespace
@@ -95,9 +86,9 @@ int main(int argc, char** argv) {
           std::printf("| %s | %s | - | - | (%s) |\n", g4::kv_type_name(k), g4::kv_type_name(v), e.what());
           continue;
         }
-        const Drift d = compare(run(g4::KVTypes(k, v)), ref, vocab);
-        std::printf("| %s | %s | %.3g | %.1f %% | %.3g |\n", g4::kv_type_name(k), g4::kv_type_name(v), d.kl, 100 * d.top1,
-                    d.max_rel);
+        const Result r = compare(run(g4::KVTypes(k, v)), ref, vocab);
+        std::printf("| %s | %s | %.3g | %.1f %% | %.3g |\n", g4::kv_type_name(k), g4::kv_type_name(v), r.drift.kl,
+                    100 * r.drift.top1, r.max_rel);
         std::fflush(stdout);
       }
   } catch (const std::exception& e) {

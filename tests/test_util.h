@@ -33,27 +33,6 @@ inline int argmax(const float* x, size_t n) {
   return int(std::max_element(x, x + n) - x);
 }
 
-// Mean KL(ref || got) of the softmaxes of `rows` consecutive rows of `vocab` logits, and the share of rows
-// whose largest logit is at the same place: how far two runs' next-token distributions moved.
-inline void distribution_drift(const float* got, const float* ref, size_t rows, size_t vocab, double& mean_kl,
-                               double& top1) {
-  mean_kl = top1 = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* a = got + r * vocab;
-    const float* b = ref + r * vocab;
-    const float ma = *std::max_element(a, a + vocab), mb = *std::max_element(b, b + vocab);
-    double za = 0, zb = 0;
-    for (size_t i = 0; i < vocab; ++i) za += std::exp(double(a[i] - ma)), zb += std::exp(double(b[i] - mb));
-    double kl = 0;
-    for (size_t i = 0; i < vocab; ++i) {
-      const double lb = b[i] - mb - std::log(zb), la = a[i] - ma - std::log(za);
-      kl += std::exp(lb) * (lb - la);
-    }
-    mean_kl += kl / double(rows);
-    top1 += (argmax(a, vocab) == argmax(b, vocab) ? 1.0 : 0.0) / double(rows);
-  }
-}
-
 struct CliResult {
   int status;       // exit code (-1 when killed by a signal)
   std::string out;  // stdout followed by stderr, interleaved as written

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "core/drift.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "model/model.h"
@@ -234,21 +235,19 @@ Decode greedy(const Model& model, KVTypes t, const std::vector<int32_t>& prompt,
   return d;
 }
 
-struct Drift {
+struct DecodeDrift {
   double max_rel = 0, mean_kl = 0, top1 = 0;
 };
 
 // Per position: relative error (max |a-b| / max |b|), KL(ref || got) of the softmaxes, top-1 agreement.
-Drift drift(const Decode& got, const Decode& ref) {
-  Drift d;
+DecodeDrift drift(const Decode& got, const Decode& ref) {
+  DecodeDrift d;
   const size_t n = ref.logits.size();
   for (size_t k = 0; k < n; ++k) {
     const std::vector<float>& a = got.logits[k];
     const std::vector<float>& b = ref.logits[k];
     d.max_rel = std::max(d.max_rel, test::rel_error(a, b));
-    double kl = 0, same = 0;
-    test::distribution_drift(a.data(), b.data(), 1, b.size(), kl, same);
-    d.mean_kl += kl / double(n);
+    d.mean_kl += distribution_drift(a.data(), b.data(), 1, b.size()).kl / double(n);
     d.top1 += (got.tokens[k] == ref.tokens[k] ? 1.0 : 0.0) / double(n);
   }
   return d;
@@ -269,7 +268,7 @@ TEST_P(KVCacheFixture, GreedyTokensMatchReference) {
   ASSERT_EQ(exact.tokens, want);
   for (KVType t : {KVType::F16, KVType::BF16}) {
     const Decode got = greedy(*model, t, prompt, want.size(), 512, &want);
-    const Drift d = drift(got, exact);
+    const DecodeDrift d = drift(got, exact);
     std::printf("[%s %s KV] vs f32 KV: max rel logit error %.3g, mean KL %.3g, top-1 %.0f %%\n", GetParam().c_str(),
                 kv_type_name(t), d.max_rel, d.mean_kl, 100 * d.top1);
     EXPECT_EQ(greedy(*model, t, prompt, want.size(), 512).tokens, want) << kv_type_name(t);
@@ -294,16 +293,16 @@ TEST(KVCacheDecode, AllTypesTrackTheF32Cache) {
   const Decode exact = greedy(*model, KVType::F32, prompt, n, 4);
   const KVTypes types[] = {KVType::F16, KVType::BF16, KVType::Q8_0, KVType::Q4_0, KVTypes(KVType::Q8_0, KVType::Q4_0)};
   for (KVTypes t : types) {
-    const Drift d = drift(greedy(*model, t, prompt, n, 4, &exact.tokens), exact);
+    const DecodeDrift d = drift(greedy(*model, t, prompt, n, 4, &exact.tokens), exact);
     std::printf("[random model, %s KV] vs f32 KV: max rel logit error %.3g, mean KL %.3g, top-1 %.0f %%\n",
                 kv_types_name(t).c_str(), d.max_rel, d.mean_kl, 100 * d.top1);
     // Measured: max rel 6.7e-3 / 3.5e-2 / 7.2e-2 / 0.58 / 0.49, KL 3.9e-6 / 1.2e-4 / 7.3e-4 / 8.0e-2 / 3.8e-2,
     // top-1 100 / 96 / 100 / 83 / 92 %. 4-bit values cost the most on this tiny 32-wide model.
     const bool four_bit = t.v == KVType::Q4_0;
-    const Drift bound = t == KVTypes(KVType::F16)    ? Drift{1e-2, 1e-4, 0.9}
-                        : t == KVTypes(KVType::BF16) ? Drift{1e-1, 2e-3, 0.85}
-                        : four_bit                   ? Drift{0.8, 0.15, 0.75}
-                                                     : Drift{0.15, 1e-2, 0.85};
+    const DecodeDrift bound = t == KVTypes(KVType::F16)    ? DecodeDrift{1e-2, 1e-4, 0.9}
+                        : t == KVTypes(KVType::BF16) ? DecodeDrift{1e-1, 2e-3, 0.85}
+                        : four_bit                   ? DecodeDrift{0.8, 0.15, 0.75}
+                                                     : DecodeDrift{0.15, 1e-2, 0.85};
     EXPECT_LE(d.max_rel, bound.max_rel) << kv_types_name(t);
     EXPECT_LE(d.mean_kl, bound.mean_kl) << kv_types_name(t);
     EXPECT_GE(d.top1, bound.top1) << kv_types_name(t);

@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "core/drift.h"
 #include "formats/safetensors.h"
 #include "model/convert.h"
 #include "model/model.h"
@@ -25,36 +26,8 @@
 namespace g4 {
 namespace {
 
-struct Metrics {
-  double kl = 0, top1 = 0;
-};
-
-Metrics compare(const std::vector<float>& ref, const std::vector<float>& got, size_t V) {
-  const size_t T = ref.size() / V;
-  Metrics m;
-  for (size_t t = 0; t < T; ++t) {
-    const float* r = ref.data() + t * V;
-    const float* q = got.data() + t * V;
-    double rmax = -INFINITY, qmax = -INFINITY;
-    size_t ra = 0, qa = 0;
-    for (size_t i = 0; i < V; ++i) {
-      if (r[i] > rmax) rmax = r[i], ra = i;
-      if (q[i] > qmax) qmax = q[i], qa = i;
-    }
-    double zr = 0, zq = 0;
-    for (size_t i = 0; i < V; ++i) zr += std::exp(r[i] - rmax), zq += std::exp(q[i] - qmax);
-    const double lzr = std::log(zr) + rmax, lzq = std::log(zq) + qmax;
-    double kl = 0;
-    for (size_t i = 0; i < V; ++i) {
-      const double lr = r[i] - lzr, lq = q[i] - lzq;
-      kl += std::exp(lr) * (lr - lq);
-    }
-    m.kl += kl;
-    m.top1 += ra == qa ? 1 : 0;
-  }
-  m.kl /= double(T);
-  m.top1 /= double(T);
-  return m;
+Drift compare(const std::vector<float>& ref, const std::vector<float>& got, size_t V) {
+  return distribution_drift(got.data(), ref.data(), ref.size() / V, V);
 }
 
 class TempDir {
@@ -93,7 +66,7 @@ TEST(QuantAccuracy, FixturesAgainstTheFloat32Reference) {
   if (std::getenv("G4_TEST_SCALAR")) kernels::force_isa(kernels::Isa::Scalar);
   TempDir tmp;
   const std::vector<std::string> fixtures = {"g4-e2b", "g4-e4b", "g4-26b-a4b", "g4-31b", "g3-27b"};
-  std::map<std::string, std::map<std::string, Metrics>> table;
+  std::map<std::string, std::map<std::string, Drift>> table;
   for (const std::string& fx : fixtures) {
     const std::string dir = test::fixture(fx);
     auto ref_file = SafetensorsFile::open(dir + "/reference.safetensors");
@@ -113,7 +86,7 @@ TEST(QuantAccuracy, FixturesAgainstTheFloat32Reference) {
       auto model = load_model(q);
       auto cache = model->new_cache(int64_t(ids.size()), 512, KVType::F32);
       std::vector<float> got = model->prefill(*cache, ids, true);
-      Metrics m = compare(ref, got, size_t(model->config().vocab_size));
+      Drift m = compare(ref, got, size_t(model->config().vocab_size));
       table[wtype_info(t).name][fx] = m;
       std::printf("[%s %s] KL %.3g  top-1 %.1f %%  fallbacks: %s\n", fx.c_str(), wtype_info(t).name, m.kl, 100 * m.top1,
                   fallback_summary(rep).c_str());
@@ -134,7 +107,7 @@ TEST(QuantAccuracy, FixturesAgainstTheFloat32Reference) {
   for (WType t : kTypes) {
     std::printf("%-6s", wtype_info(t).name);
     for (const auto& fx : fixtures) {
-      const Metrics& m = table[wtype_info(t).name][fx];
+      const Drift& m = table[wtype_info(t).name][fx];
       std::printf(" | KL %8.2e top1 %5.1f%%", m.kl, 100 * m.top1);
     }
     std::printf("\n");
@@ -168,7 +141,7 @@ TEST(QuantAccuracy, KQuantsOnA256WideRandomModel) {
     EXPECT_TRUE(rep.fallbacks.empty()) << rep.fallbacks.front();
     auto model = load_model(q);
     auto cache = model->new_cache(int64_t(ids.size()), 512, KVType::F32);
-    Metrics m = compare(ref, model->prefill(*cache, ids, true), 512);
+    Drift m = compare(ref, model->prefill(*cache, ids, true), 512);
     std::printf("[random 256-wide %s] KL %.3g  top-1 %.1f %%\n", wtype_info(t).name, m.kl, 100 * m.top1);
     EXPECT_LT(m.kl, 0.5);
     if (t == WType::Q8_0) {
