@@ -63,8 +63,10 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
     throw Error(std::string("PNG: ") + (src.message[0] ? src.message : "corrupt data"));
   }
   png_set_read_fn(png, &src, png_read_mem);
-  // libpng's own bounds: dimensions, and memory for any one ancillary chunk (zTXt/iCCP bombs).
-  png_set_user_limits(png, limits.max_side, limits.max_side);
+  // Dimensions are judged by check_image_size below (libpng allocates no pixel rows before png_read_update_info);
+  // libpng's own default cap would answer first with a vaguer "Invalid IHDR data". Memory for any one ancillary
+  // chunk (zTXt / iCCP bombs) is capped here.
+  png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
   png_set_chunk_malloc_max(png, 8u << 20);
   png_read_info(png, info);
   width = png_get_image_width(png, info);

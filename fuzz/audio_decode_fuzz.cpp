@@ -1,0 +1,18 @@
+// libFuzzer target: audio decoding (libsndfile: WAV, FLAC, OGG/Vorbis, MP3, ...; downmix; libsoxr) and the
+// Gemma 4 feature extractor must refuse malformed input with g4::Error, never crash or run past the limits.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/error.h"
+#include "media/media.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  g4::media::AudioDecodeLimits limits;
+  limits.max_seconds = 2.0;  // keeps each run short; the limit logic is the same as at 30 s
+  try {
+    g4::media::Audio a = g4::media::decode_audio({data, size}, limits);
+    g4::media::extract_audio_features(a, {});
+  } catch (const g4::Error&) {
+  }
+  return 0;
+}
