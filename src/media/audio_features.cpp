@@ -3,6 +3,7 @@
 // (the windowed frames, the output).
 #include <fftw3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -121,6 +122,16 @@ AudioFeatures extract_audio_features(const Audio& audio, const AudioFeatureConfi
   out.mel_bins = n_mels;
   out.input_features.assign(size_t(frames) * size_t(n_mels), 0.0f);
   out.mask.assign(size_t(frames), 0);
+  // Each triangular filter is non-zero over a short run of FFT bins; skipping the zeros leaves every sum
+  // bit-identical (adding +0.0 changes nothing) and makes the product ~10x cheaper.
+  std::vector<int> f_begin(size_t(n_mels), 0), f_end(size_t(n_mels), 0);
+  for (int m = 0; m < n_mels; ++m) {
+    int b = n_freq, e = 0;
+    for (int f = 0; f < n_freq; ++f) {
+      if (fb[size_t(f) * n_mels + size_t(m)] != 0.0) b = std::min(b, f), e = f + 1;
+    }
+    f_begin[size_t(m)] = std::min(b, e), f_end[size_t(m)] = e;
+  }
   FftBuffers fft(fft_length);
   std::vector<double> mag(static_cast<size_t>(n_freq));
   const float pre = float(cfg.preemphasis);
@@ -147,7 +158,8 @@ AudioFeatures extract_audio_features(const Audio& audio, const AudioFeatureConfi
     float* o = &out.input_features[size_t(t) * size_t(n_mels)];
     for (int m = 0; m < n_mels; ++m) {
       double s = 0.0;
-      for (int f = 0; f < n_freq; ++f) s += mag[size_t(f)] * fb[size_t(f) * n_mels + size_t(m)];
+      for (int f = f_begin[size_t(m)]; f < f_end[size_t(m)]; ++f)
+        s += mag[size_t(f)] * fb[size_t(f) * n_mels + size_t(m)];
       double v = std::log(s + cfg.mel_floor);
       if (!cfg.per_bin_mean.empty()) v -= cfg.per_bin_mean[size_t(m)];
       if (!cfg.per_bin_stddev.empty()) v /= cfg.per_bin_stddev[size_t(m)];

@@ -80,7 +80,8 @@ std::string image_size_problem(uint64_t width, uint64_t height, const DecodeLimi
   std::string dims = std::to_string(width) + " x " + std::to_string(height);
   if (width == 0 || height == 0) return std::string(format) + ": empty image (" + dims + ")";
   if (width > limits.max_side || height > limits.max_side)
-    return std::string(format) + ": " + dims + " pixels: a side is over the limit of " + std::to_string(limits.max_side);
+    return std::string(format) + ": " + dims + " pixels: a side is over the limit of " +
+           std::to_string(limits.max_side);
   if (width * height > limits.max_pixels)
     return std::string(format) + ": " + dims + " pixels is over the limit of " + std::to_string(limits.max_pixels) +
            " pixels";

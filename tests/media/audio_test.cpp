@@ -50,7 +50,8 @@ TEST(AudioFeatures, FixtureMatchesReference) {
   ASSERT_EQ(f.frames, shape[1]);
   ASSERT_EQ(f.mel_bins, shape[2]);
   double max_err = 0;
-  for (size_t i = 0; i < want.size(); ++i) max_err = std::max(max_err, double(std::fabs(f.input_features[i] - want[i])));
+  for (size_t i = 0; i < want.size(); ++i)
+    max_err = std::max(max_err, double(std::fabs(f.input_features[i] - want[i])));
   std::printf("g4-e2b-mm: input_features max |error| = %.3g\n", max_err);
   EXPECT_LE(max_err, 1e-4);
   ASSERT_EQ(f.mask.size(), want_mask.size());

@@ -48,7 +48,8 @@ TEST_P(ImageFixture, PixelValuesAndPositionsMatchReference) {
   EXPECT_EQ(f.patches_h, 18);
   ASSERT_EQ(f.pixel_values.size(), want.size());
   double max_err = 0;
-  for (size_t i = 0; i < want.size(); ++i) max_err = std::max(max_err, double(std::fabs(f.pixel_values[i] - want[i])));
+  for (size_t i = 0; i < want.size(); ++i)
+    max_err = std::max(max_err, double(std::fabs(f.pixel_values[i] - want[i])));
   std::printf("%s: pixel_values max |error| = %.3g\n", GetParam().fixture, max_err);
   EXPECT_LE(max_err, 1e-4);
   EXPECT_EQ(f.position_ids, want_pos);
