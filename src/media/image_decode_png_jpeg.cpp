@@ -8,6 +8,7 @@
 // clang-format off
 #include <png.h>
 #include <jpeglib.h>
+#include <jerror.h>
 // clang-format on
 
 #include "core/error.h"
@@ -116,7 +117,15 @@ void jpeg_on_error(j_common_ptr cinfo) {
   std::longjmp(err->jump, 1);
 }
 
-void jpeg_on_message(j_common_ptr, int) {}  // warnings (e.g. premature end of data: gray rows) are not errors
+// Warnings about damaged entropy data are tolerated (as PIL does), but a stream that ends early is an error:
+// libjpeg would fill the missing rows with grey.
+void jpeg_on_message(j_common_ptr cinfo, int level) {
+  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+    std::snprintf(err->message, sizeof(err->message), "the file is truncated");
+    std::longjmp(err->jump, 1);
+  }
+}
 
 // A progressive JPEG may hold thousands of scans that each re-walk the whole image (a CPU "bomb" of a few KB);
 // libjpeg-turbo's own advice is to cap them through the progress monitor.
