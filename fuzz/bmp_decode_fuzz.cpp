@@ -11,8 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bmp = {'B', 'M'};
   bmp.insert(bmp.end(), data, data + size);
   g4::media::DecodeLimits limits;
-  limits.max_side = 4096;
-  limits.max_pixels = 1u << 20;
+  limits.max_side = 2048;
+  limits.max_pixels = 1u << 18;
   try {
     g4::media::Image img = g4::media::decode_image(bmp, limits);
     if (img.rgb.size() != size_t(img.width) * size_t(img.height) * 3) __builtin_trap();

@@ -75,6 +75,7 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& limits) {
     check(bpp == 16 || bpp == 32, "BMP: bit fields need 16 or 32 bits per pixel");
     const size_t nmasks = compression == 6 ? 4 : 3;
     const uint8_t* m = h + 40;
+    check(hsize != 52 || nmasks == 3, "BMP: an alpha bit field does not fit a 52-byte header");
     if (hsize == 40) {
       check(palette_at + nmasks * 4 <= n, "BMP: the file is truncated (inside the bit fields)");
       m = p + palette_at;
