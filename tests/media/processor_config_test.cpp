@@ -38,6 +38,7 @@ TEST(ProcessorConfig, NestedAndFlat) {
   ProcessorConfig n = parse_processor_config(R"({
     "processor_class": "Gemma4Processor", "audio_seq_length": 500,
     "image_processor": {"image_processor_type": "Gemma4ImageProcessor", "max_soft_tokens": 560,
+                        "image_seq_length": 560, "size": {"height": 224, "width": 224}, "do_convert_rgb": true,
                         "do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": 0.25},
     "feature_extractor": {"feature_size": 80, "mel_floor": 1e-5, "per_bin_mean": null}})", "cfg");
   EXPECT_EQ(n.image.max_soft_tokens, 560);
