@@ -194,6 +194,9 @@ ImageFeatures preprocess_image(const Image& image, const ImageProcessorConfig& c
     auto [th, tw] = aspect_preserving_size(image.height, image.width, cfg, budget);
     if (th != image.height || tw != image.width) img = resize_image(image, tw, th, cfg.resample);
   }
+  check(img.width % ps == 0 && img.height % ps == 0,
+        "image processor: " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+            " is not a multiple of the patch size (do_resize is off)");
   f.resized_width = img.width;
   f.resized_height = img.height;
   f.patches_w = img.width / ps;

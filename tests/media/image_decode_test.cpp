@@ -160,6 +160,10 @@ TEST(ImageDecode, BombsAreRefusedFromTheHeader) {
   // GIF: logical screen 65535 x 65535.
   tm::Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0};
   EXPECT_NE(error_of(gif).find("over the limit"), std::string::npos) << error_of(gif);
+  // WebP (lossless): a VP8L header claiming 16384 x 16384.
+  tm::Bytes webp = {'R', 'I', 'F', 'F', 26, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'L', 14, 0, 0, 0,
+                    0x2f, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_NE(error_of(webp).find("over the limit"), std::string::npos) << error_of(webp);
   // BMP: 40000 x 40000, 24-bit, 54 bytes in all.
   tm::Bytes bmp = {'B', 'M'};
   tm::put32(bmp, 54), tm::put32(bmp, 0), tm::put32(bmp, 54);
