@@ -1,6 +1,7 @@
 // PNG (libpng) and JPEG (libjpeg-turbo) decoding. Both libraries report errors through longjmp: the setjmp
 // frames below hold only plain data whose cleanup happens after the jump, and no C++ object with a destructor
 // lives in a frame the jump crosses (the read callbacks are plain functions over a span).
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -213,14 +214,16 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
   if (!cmyk) {
     image.rgb = std::move(pixels);
   } else {
-    // Adobe CMYK JPEGs store inverted ink values (PIL reads them as such): R = C * K / 255 on the stored values.
+    // PIL's reading: Adobe CMYK JPEGs hold inverted inks ("CMYK;I"); then its cmyk2rgb,
+    // out = 255 - k - muldiv255(c, 255 - k), with muldiv255(a, b) = (t + (t >> 8)) >> 8, t = a * b + 128.
     image.rgb.resize(W * H * 3);
     for (size_t i = 0; i < W * H; ++i) {
       const uint8_t* p = &pixels[i * 4];
-      uint32_t k = adobe_inverted ? p[3] : 255u - p[3];
+      const int nk = 255 - (adobe_inverted ? 255 - p[3] : p[3]);
       for (int c = 0; c < 3; ++c) {
-        uint32_t v = adobe_inverted ? p[c] : 255u - p[c];
-        image.rgb[i * 3 + c] = uint8_t((v * k + 127) / 255);
+        const int ink = adobe_inverted ? 255 - p[c] : p[c];
+        const int t = ink * nk + 128;
+        image.rgb[i * 3 + size_t(c)] = uint8_t(std::clamp(nk - ((t + (t >> 8)) >> 8), 0, 255));
       }
     }
   }

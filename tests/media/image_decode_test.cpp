@@ -90,6 +90,16 @@ TEST(ImageDecode, JpegAndExifOrientation) {
   EXPECT_EQ(rb.width, 32);
 }
 
+TEST(ImageDecode, AdobeCmykJpeg) {
+  // Stored (inverted, Adobe) inks 255, 0, 255, 255 = C 0, M 255, Y 0, K 0: magenta, as PIL converts it.
+  const uint8_t cmyk[4] = {255, 0, 255, 255};
+  Image m = decode_image(tm::encode_jpeg_cmyk(cmyk, 16, 16));
+  ASSERT_EQ(m.width, 16);
+  EXPECT_NEAR(m.rgb[0], 255, 3);
+  EXPECT_NEAR(m.rgb[1], 0, 3);
+  EXPECT_NEAR(m.rgb[2], 255, 3);
+}
+
 TEST(ImageDecode, WebpLossless) {
   auto rgba = pattern(9, 6, 4);
   Image w = decode_image(tm::encode_webp_lossless(rgba.data(), 9, 6));

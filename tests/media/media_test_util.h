@@ -37,6 +37,35 @@ inline Bytes encode_png(const uint8_t* px, int w, int h, int channels) {
   return out;
 }
 
+// A CMYK JPEG (libjpeg writes the Adobe marker for it) of `w` x `h` pixels all equal to `cmyk` as stored.
+inline Bytes encode_jpeg_cmyk(const uint8_t cmyk[4], int w, int h) {
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &buf, &size);
+  c.image_width = JDIMENSION(w);
+  c.image_height = JDIMENSION(h);
+  c.input_components = 4;
+  c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(size_t(w) * 4);
+  for (int x = 0; x < w; ++x) std::memcpy(&row[size_t(x) * 4], cmyk, 4);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  Bytes out(buf, buf + size);
+  free(buf);
+  return out;
+}
+
 // RGB JPEG at `quality`; `app1` (if any) is written as an APP1 marker (e.g. "Exif\0\0" + TIFF block).
 inline Bytes encode_jpeg(const uint8_t* rgb, int w, int h, int quality, const Bytes& app1 = {}) {
   jpeg_compress_struct c;
