@@ -1,5 +1,11 @@
 #include "quant/vector_ops.h"
 
+// GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads); the
+// pragmas must precede the headers, whose lines the warnings point at.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
@@ -10,12 +16,6 @@
 #include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/simd_math.h"
-
-// GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace g4::kernels {
 
