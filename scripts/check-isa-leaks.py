@@ -40,6 +40,7 @@ def main():
     ap.add_argument("--arch", default="x86_64")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
+    args.files = [f for arg in args.files for f in arg.split(";") if f]  # CMake passes lists joined by ';'
     wide = ARM_WIDE if args.arch == "aarch64" else X86_WIDE
     weak = weak_symbols(args.nm, args.files)
     dis = subprocess.run([args.objdump, "-d", "-w", "--no-show-raw-insn", *args.files], check=True,
