@@ -49,6 +49,8 @@ RowsFn rows_fn_scalar_q8(WType t);  // natural layout
 void matmul_q8_scalar_impl(const Weight& w, const float* x, size_t n_tokens, float* y);
 RowsFn rows_fn_avx2(WType t);       // natural layout; float types use ActQ::x
 RowsFn rows_fn_avx512(WType t);     // AVX-512 layout; float types use ActQ::x
+RowsFn rows_fn_neon(WType t);       // natural layout; quantized types only (nullptr for the others)
+RowsFn rows_fn_neon_dot(WType t);   // likewise, with SDOT (call only where the CPU has it)
 
 // Float-weight GEMM (F32/F16/BF16) for many tokens with AVX-512 FMA, f32-exact up to summation order.
 // Computes rows [r0, r1) for all tokens.

@@ -2,7 +2,9 @@
 // AVX-512 building blocks shared by the kernel files (internal to src/quant). Every function carries its
 // own target attribute, so including this header compiles nothing for a wider ISA than the caller's
 // translation unit; call them only from functions with the same (or a wider) target, after run-time
-// dispatch has checked the CPU.
+// dispatch has checked the CPU. x86-64 only (empty elsewhere).
+#include "core/arch.h"
+#if G4_X86
 #include <immintrin.h>
 
 #define G4_SIMD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
@@ -69,3 +71,5 @@ G4_SIMD_AVX512 inline void transpose16x16_epi32(__m512i r[16]) {
 
 }  // namespace
 }  // namespace g4::kernels::simd
+
+#endif  // G4_X86
