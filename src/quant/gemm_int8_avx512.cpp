@@ -342,13 +342,6 @@ void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int
   per_step_ = std::max<int64_t>(1, (total_ + std::max<int64_t>(1, steps) - 1) / std::max<int64_t>(1, steps));
 }
 
-void PanelPrefetch::issue(int64_t until) {
-  for (; next_ < until; ++next_) {
-    _mm_prefetch(reinterpret_cast<const char*>(first_ + size_t(row_) * row_bytes_) + 64 * line_, _MM_HINT_T1);
-    if (++line_ == lines_) line_ = 0, ++row_;
-  }
-}
-
 bool gemm_int8_supported(WType t) {
   return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K;
 }

@@ -117,7 +117,14 @@ class PanelPrefetch {
   void finish() { issue(total_); }
 
  private:
-  void issue(int64_t until);
+  // Inline here rather than with start(): defined in a kernel file it would carry that file's target
+  // options, and the baseline step() above could no longer inline it.
+  void issue(int64_t until) {
+    for (; next_ < until; ++next_) {
+      __builtin_prefetch(first_ + size_t(row_) * row_bytes_ + 64 * line_, 0, 2);  // prefetcht1: into L2
+      if (++line_ == lines_) line_ = 0, ++row_;
+    }
+  }
   const uint8_t* first_ = nullptr;  // row r at block b0
   size_t row_bytes_ = 0;
   int64_t lines_ = 0;               // per row
