@@ -8,11 +8,15 @@
 // "amx_int8_ops": op/s}; int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
 // names it; a peak the CPU lacks is 0.
 // GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
+// The int8 peaks are x86-64 instructions; elsewhere they read 0 and only the bandwidth is measured.
+#include "core/arch.h"
+#if G4_X86
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -52,6 +56,7 @@ double run_threads(int n, F f) {  // wall seconds for f(thread) on n threads sta
   return now() - t0;
 }
 
+#if G4_X86
 __attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i + 64 <= n; i += 64) {
@@ -62,6 +67,7 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
+#endif
 
 float sum_portable(const float* p, size_t n) {
   float s[8] = {};
@@ -76,12 +82,18 @@ double read_bandwidth(int threads) {
   const size_t n = (size_t(2) << 30) / sizeof(float);  // 2 GiB: far beyond any cache
   float* p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
   std::memset(p, 0, n * sizeof(float));
-  const bool avx512 = g4::cpu_features().has_avx512_vnni_level();
+  [[maybe_unused]] const bool avx512 = g4::cpu_features().has_avx512_vnni_level();
   std::vector<double> rates;
   for (int rep = 0; rep < 7; ++rep) {
     const double dt = run_threads(threads, [&](int i) {
       const size_t b = n * size_t(i) / size_t(threads), e = n * size_t(i + 1) / size_t(threads);
-      g_sink = avx512 ? sum_avx512(p + b, e - b) : sum_portable(p + b, e - b);
+#if G4_X86
+      if (avx512) {
+        g_sink = sum_avx512(p + b, e - b);
+        return;
+      }
+#endif
+      g_sink = sum_portable(p + b, e - b);
     });
     rates.push_back(double(n * sizeof(float)) / dt);
   }
@@ -90,6 +102,7 @@ double read_bandwidth(int threads) {
   return rates[rates.size() / 2];
 }
 
+#if G4_X86
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_ops(long iters) {
   __m512i a[12];
   __m512i x = _mm512_set1_epi8(1), y = _mm512_set1_epi8(2);
@@ -160,6 +173,10 @@ double amx_peak(int threads) {
   std::sort(rates.begin(), rates.end());
   return rates[rates.size() / 2];
 }
+#else
+double int8_peak(int) { return 0.0; }
+double amx_peak(int) { return 0.0; }
+#endif
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 // Matrix kernels: decode (matrix-vector, bytes-bound) in GB/s against the measured read bandwidth, and
 // prefill (512 tokens, compute-bound) in GFLOP/s, per weight type, at E2B-like shapes.
 //
-//   matmul_bench [--threads N] [--isa scalar|avx2|avx512-vnni|amx] [--quick] [--cpu-time] [--only TYPE]
+//   matmul_bench [--threads N] [--isa scalar|avx2|avx512-vnni|amx|neon|neon-dot] [--quick] [--cpu-time] [--only TYPE]
 //                [--decode-only | --prefill-only] [--batch 1,2,4,8,16] [--tokens 512] [--shape TEXT]
 //
 // Decode cycles through copies of the matrix totalling >= 512 MiB, so every call streams from DRAM as in
@@ -25,8 +25,12 @@
 #include <string>
 #include <vector>
 
-#include <immintrin.h>
 #include <sys/mman.h>
+
+#include "core/arch.h"
+#if G4_X86
+#include <immintrin.h>
+#endif
 
 #include "core/cpu.h"
 #include "core/dtype.h"
@@ -103,7 +107,9 @@ struct HugeBuf {
       std::perror("mmap");
       std::exit(1);
     }
+#ifdef MADV_HUGEPAGE
     madvise(m, n, MADV_HUGEPAGE);
+#endif
     p = static_cast<uint8_t*>(m);
   }
   ~HugeBuf() { munmap(p, n); }
@@ -112,6 +118,7 @@ struct HugeBuf {
 };
 
 // Sums 64-byte lines with AVX-512 where the CPU has it (a scalar loop cannot saturate DRAM).
+#if G4_X86
 __attribute__((target("avx512f"))) uint64_t sum_lines_avx512(const uint64_t* a, size_t n) {
   __m512i s0 = _mm512_setzero_si512(), s1 = s0;
   size_t i = 0;
@@ -121,9 +128,12 @@ __attribute__((target("avx512f"))) uint64_t sum_lines_avx512(const uint64_t* a, 
   }
   return uint64_t(_mm512_reduce_add_epi64(_mm512_add_epi64(s0, s1)));
 }
+#endif
 
 uint64_t sum_lines(const uint64_t* a, size_t n) {
+#if G4_X86
   if (cpu_features().avx512f) return sum_lines_avx512(a, n);
+#endif
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i + 4 <= n; i += 4) s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
   return s0 + s1 + s2 + s3;
@@ -198,7 +208,8 @@ int main(int argc, char** argv) {
   if (batches.empty()) batches = {1};
   if (!isa.empty()) {
     bool known = false;
-    for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx}) {
+    for (kernels::Isa k : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512, kernels::Isa::Amx,
+                           kernels::Isa::Neon, kernels::Isa::NeonDot}) {
       if (isa != kernels::isa_name(k)) continue;
       known = true;
       try {
@@ -209,7 +220,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!known) {
-      std::fprintf(stderr, "--isa %s: expected scalar, avx2, avx512-vnni or amx\n", isa.c_str());
+      std::fprintf(stderr, "--isa %s: expected scalar, avx2, avx512-vnni, amx, neon or neon-dot\n", isa.c_str());
       return 2;
     }
   }

@@ -9,6 +9,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 namespace g4 {
 
@@ -56,6 +64,15 @@ CpuFeatures detect() {
   __cpuid_count(7, 1, a, b, c, d);
   f.avx_vnni = (a >> 4) & 1;
   f.avx512bf16 = zmm_os && ((a >> 5) & 1);
+#elif defined(__aarch64__)
+  f.neon = true;  // mandatory in ARMv8-A
+#if defined(__linux__)
+  f.dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+  int on = 0;
+  size_t len = sizeof on;
+  f.dotprod = sysctlbyname("hw.optional.arm.FEAT_DotProd", &on, &len, nullptr, 0) == 0 && on;
+#endif
 #endif
   return f;
 }
@@ -107,6 +124,8 @@ const char* cpu_feature_string() {
     add(f.amx_tile, "amx-tile");
     add(f.amx_int8, "amx-int8");
     add(f.amx_bf16, "amx-bf16");
+    add(f.neon, "neon");
+    add(f.dotprod, "dotprod");
     return r.empty() ? std::string("baseline") : r;
   }();
   return s.c_str();

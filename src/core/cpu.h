@@ -1,6 +1,7 @@
 #pragma once
-// Run-time CPU feature detection (cpuid + xgetbv), so one x86-64 binary picks AVX2 / AVX-512 / AMX
-// kernels on the machine it runs on.
+// Run-time CPU feature detection, so one binary picks its kernels on the machine it runs on: on x86-64
+// (cpuid + xgetbv) AVX2 / AVX-512 / AMX, on ARM64 (the kernel's hardware capabilities) NEON and the
+// dot-product instructions.
 namespace g4 {
 
 struct CpuFeatures {
@@ -8,6 +9,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
   bool avx512bf16 = false, avx512fp16 = false, avx_vnni = false;
   bool amx_tile = false, amx_int8 = false, amx_bf16 = false;  // CPU support (OS permission: amx_enable())
+  bool neon = false, dotprod = false;  // ARM64: Advanced SIMD (always there) and SDOT/UDOT (ARMv8.2 DotProd)
 
   // AVX2 + FMA + F16C, the "haswell" level.
   bool has_avx2_level() const { return avx2 && fma && f16c; }

@@ -51,7 +51,9 @@ const uint8_t* read_file(int fd, size_t size, size_t len, const std::string& pat
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     throw Error("cannot allocate " + std::to_string(len >> 20) + " MiB to load '" + path + "' (try --load map)");
+#ifdef MADV_HUGEPAGE  // Linux only
   madvise(p, len, MADV_HUGEPAGE);  // a hint: without transparent huge pages this is plain memory
+#endif
   uint8_t* dst = static_cast<uint8_t*>(p);
   for (size_t done = 0; done < size;) {
     const ssize_t n = pread(fd, dst + done, std::min<size_t>(size - done, size_t(64) << 20), off_t(done));

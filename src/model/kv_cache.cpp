@@ -55,7 +55,9 @@ struct KVCache::Buffer {
     data = static_cast<uint8_t*>(p);
     // Decoding at depth reads every cached row of a layer per token: 2 MiB pages keep those reads from
     // missing the TLB every 4 KiB. Pages are still only backed where written (a hint; no-op without THP).
+#ifdef MADV_HUGEPAGE  // Linux only
     if (bytes >= (size_t(2) << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
   }
   ~Buffer() {
     if (data) munmap(data, size);

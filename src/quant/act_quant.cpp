@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/arch.h"
 #include "core/dtype.h"
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
@@ -90,9 +91,11 @@ void ActBuffer::prepare(WType t, const float* x, size_t n_tokens, int64_t cols, 
     float* di = d_.data() + i * nb;
     float* si = s_.data() + i * nb;
     int8_t* qdst = permuted ? qn_.data() : qi;
+#if G4_X86
     if (use_avx512)
       quantize_act_avx512(x + i * size_t(cols), cols, qdst, di, si);
     else
+#endif
       quantize_act_scalar(x + i * size_t(cols), cols, qdst, di, si);
     ActQ& a = acts_[i];
     a.x = x + i * size_t(cols);

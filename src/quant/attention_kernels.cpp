@@ -2,11 +2,14 @@
 
 // GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads); the
 // pragmas must precede the headers, whose lines the warnings point at.
+#include "core/arch.h"
+#if G4_X86
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -92,6 +95,7 @@ void attn_values(WType type, const float* p, int nh, int64_t d, const uint8_t* c
 
 }  // namespace portable
 
+#if G4_X86
 namespace {
 
 #define G4_AVX512_ATTN G4_SIMD_AVX512
@@ -247,10 +251,16 @@ bool fast_path(WType type) {
 }
 
 }  // namespace
+#else
+namespace {
+bool fast_path(WType) { return false; }  // the AVX-512 kernels are x86-64 only
+}  // namespace
+#endif
 
 void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* const* rows, int64_t n,
                  float* scores) {
   if (!fast_path(type)) return scores_by_row<false>(type, q, nh, d, rows, n, scores);
+#if G4_X86
   switch (type) {
     case WType::F32: return scores_typed<WType::F32>(q, nh, d, rows, n, scores);
     case WType::F16: return scores_typed<WType::F16>(q, nh, d, rows, n, scores);
@@ -258,10 +268,12 @@ void attn_scores(WType type, const float* q, int nh, int64_t d, const uint8_t* c
     case WType::Q8_0: return scores_typed<WType::Q8_0>(q, nh, d, rows, n, scores);
     default: return scores_typed<WType::Q4_0>(q, nh, d, rows, n, scores);
   }
+#endif
 }
 
 void attn_values(WType type, const float* p, int nh, int64_t d, const uint8_t* const* rows, int64_t n, float* out) {
   if (!fast_path(type)) return values_by_row<false>(type, p, nh, d, rows, n, out);
+#if G4_X86
   switch (type) {
     case WType::F32: return values_typed<WType::F32>(p, nh, d, rows, n, out);
     case WType::F16: return values_typed<WType::F16>(p, nh, d, rows, n, out);
@@ -269,6 +281,7 @@ void attn_values(WType type, const float* p, int nh, int64_t d, const uint8_t* c
     case WType::Q8_0: return values_typed<WType::Q8_0>(p, nh, d, rows, n, out);
     default: return values_typed<WType::Q4_0>(p, nh, d, rows, n, out);
   }
+#endif
 }
 
 }  // namespace g4::kernels

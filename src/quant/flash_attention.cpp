@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/arch.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -99,8 +100,10 @@ void run_unit(const AttnShape& sh, const std::vector<AttnProblem>& problems, con
   const AttnProblem& p = problems[size_t(u.prob)];
   if (u.tiled) {
     const fa::TileJob job{&sh, &p, u.t0, u.t1, u.k0, u.k1};
-    if (fast) fa::tiles_amx(job);
-    else fa::tiles_f32(job, avx512_ok() && !g_portable.load(std::memory_order_relaxed));
+#if G4_X86
+    if (fast) return fa::tiles_amx(job);  // only where amx_bf16_ready()
+#endif
+    fa::tiles_f32(job, avx512_ok() && !g_portable.load(std::memory_order_relaxed));
     return;
   }
   if (u.partial < 0) return rows_unit(sh, p, u.k0, u.k1, nullptr, nullptr, nullptr);

@@ -17,11 +17,14 @@
 // the tile) with zeros, and masked keys get probability 0 with finite (zero) values behind them.
 // GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads); the
 // pragmas must precede the headers, whose lines the warnings point at.
+#include "core/arch.h"
+#if G4_X86
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -42,7 +45,9 @@ namespace g4::kernels::fa {
 
 namespace {
 
+#if G4_X86
 using simd::exp_ps;
+#endif
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -112,6 +117,7 @@ float softmax_row_portable(float* s, int kn, int64_t kb, int64_t lo, int64_t hi,
 }
 
 // ---- AVX-512 (f32 and the softmax shared with AMX) ----------------------------------------------------
+#if G4_X86
 
 G4_SIMD_AVX512 float softmax_row_avx512(float* s, int kn, int64_t kb, int64_t lo, int64_t hi, float scale, float cap,
                                         float& m, float& l) {
@@ -232,9 +238,11 @@ G4_SIMD_AVX512 void keys_transposed_avx512(const AttnShape& sh, const AttnProble
     }
   }
 }
+#endif  // G4_X86
 
 }  // namespace
 
+#if G4_X86
 G4_SIMD_AVX512 static void row_to_f32_avx512(WType type, const uint8_t* row, int64_t d, float* out) {
   int64_t c = 0;
   switch (type) {
@@ -284,10 +292,15 @@ G4_SIMD_AVX512 static void row_to_f32_avx512(WType type, const uint8_t* row, int
   }
 }
 
+#endif  // G4_X86
+
 void row_to_f32(WType type, const uint8_t* row, int64_t d, int64_t padded, float* out, bool avx512) {
+#if G4_X86
   if (avx512) {
     row_to_f32_avx512(type, row, d, out);
-  } else {
+  } else
+#endif
+  {
     const Weight w{row, type, 1, d};
     dequantize_row(w, 0, out);
   }
@@ -319,9 +332,12 @@ void tiles_f32(const TileJob& job, bool avx512) {
     const int kn = int(std::min<int64_t>(kBk, job.k1 - kb));
     if (!tile_visible(p, job.t0, job.t1, kb, kb + kn)) continue;
     // Keys, transposed, once for every query row of the job.
+#if G4_X86
     if (avx512) {
       keys_transposed_avx512(sh, p, kb, kn, dv, tmp, kt);
-    } else {
+    } else
+#endif
+    {
       for (int j = 0; j < kBk; ++j) {
         if (j < kn) row_to_f32(sh.k_type, p.k.at(kb + j), d, dv, tmp, false);
         else std::fill(tmp, tmp + dv, 0.0f);
@@ -330,10 +346,13 @@ void tiles_f32(const TileJob& job, bool avx512) {
     }
     // Scores.
     int r = 0;
+#if G4_X86
     if (avx512) {
       for (; r + 4 <= R; r += 4) s_tile_f32<4>(q + r, d, kt, s + r * kBk);
       for (; r < R; ++r) s_tile_f32<1>(q + r, d, kt, s + r * kBk);
-    } else {
+    } else
+#endif
+    {
       for (; r < R; ++r)
         for (int j = 0; j < kBk; ++j) {
           float acc = 0;
@@ -345,21 +364,27 @@ void tiles_f32(const TileJob& job, bool avx512) {
     for (r = 0; r < R; ++r) {
       const int t = job.t0 + r / nh;
       float* sr = s + r * kBk;
-      const float corr = avx512 ? softmax_row_avx512(sr, kn, kb, p.lo[t], p.hi[t], sh.scale, sh.softcap, m[r], l[r])
-                                : softmax_row_portable(sr, kn, kb, p.lo[t], p.hi[t], sh.scale, sh.softcap, m[r], l[r]);
-      if (corr != 1.0f) {
-        if (avx512) scale_row_avx512(o + r * dv, corr, dv);
-        else
-          for (int64_t c = 0; c < dv; ++c) o[r * dv + c] *= corr;
+#if G4_X86
+      if (avx512) {
+        const float corr = softmax_row_avx512(sr, kn, kb, p.lo[t], p.hi[t], sh.scale, sh.softcap, m[r], l[r]);
+        if (corr != 1.0f) scale_row_avx512(o + r * dv, corr, dv);
+        continue;
       }
+#endif
+      const float corr = softmax_row_portable(sr, kn, kb, p.lo[t], p.hi[t], sh.scale, sh.softcap, m[r], l[r]);
+      if (corr != 1.0f)
+        for (int64_t c = 0; c < dv; ++c) o[r * dv + c] *= corr;
     }
     // Values, once for every query row; O += P V.
     for (int j = 0; j < kn; ++j) row_to_f32(sh.v_type, p.v.at(kb + j), d, dv, v + j * dv, avx512);
     r = 0;
+#if G4_X86
     if (avx512) {
       for (; r + 4 <= R; r += 4) pv_rows_f32<4>(s + r * kBk, kn, v, dv, o + r * dv);
       for (; r < R; ++r) pv_rows_f32<1>(s + r * kBk, kn, v, dv, o + r * dv);
-    } else {
+    } else
+#endif
+    {
       for (; r < R; ++r)
         for (int j = 0; j < kn; ++j) {
           const float pj = s[r * kBk + j];
@@ -373,6 +398,7 @@ void tiles_f32(const TileJob& job, bool avx512) {
 
 // ---- Fast: AMX-BF16 tiles -----------------------------------------------------------------------------
 
+#if G4_X86
 namespace {
 
 // Every tile register 16 rows x 64 bytes (A, B and C alike).
@@ -597,5 +623,9 @@ G4_AMX_FA void tiles_amx(const TileJob& job) {
   }
   write_rows(job, o, dv, l);
 }
+
+#else
+bool amx_bf16_ready() { return false; }  // AMX is x86-64 only (tiles_amx is never called)
+#endif  // G4_X86
 
 }  // namespace g4::kernels::fa

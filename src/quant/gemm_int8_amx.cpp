@@ -20,12 +20,6 @@
 //
 // A panel (32 rows x up to 2048 columns, 80 KiB) is repacked once and then every 16-token tile runs over
 // it while it is in L2, so repacking is paid once per weight per call whatever the token count.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8")
-#endif
-
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -41,6 +35,16 @@
 
 #include "quant/amx_tiles.h"
 #include "quant/kernels_impl.h"
+
+// The target options come after every header, so that no standard-library or project inline function is
+// compiled for a wider ISA than the binary: the linker keeps one of the identical-named copies from all
+// objects, and an AVX-512 copy would fault on a CPU without it.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8")
+#endif
 
 namespace g4::kernels {
 
@@ -361,4 +365,6 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
 
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif

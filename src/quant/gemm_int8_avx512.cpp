@@ -14,12 +14,6 @@
 // The repacking (repack_int8_panel) is shared with the AMX kernel (gemm_int8_amx.cpp), whose tile B
 // operand has exactly this layout; there the codes are signed (tdpbssd needs no offset) and Q6_K is
 // repacked too.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#endif
-
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -36,6 +30,16 @@
 #include "core/error.h"
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
+
+// The target options come after every header, so that no standard-library or project inline function is
+// compiled for a wider ISA than the binary: the linker keeps one of the identical-named copies from all
+// objects, and an AVX-512 copy would fault on a CPU without it.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 
 namespace g4::kernels::impl {
 
@@ -338,13 +342,6 @@ void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int
   per_step_ = std::max<int64_t>(1, (total_ + std::max<int64_t>(1, steps) - 1) / std::max<int64_t>(1, steps));
 }
 
-void PanelPrefetch::issue(int64_t until) {
-  for (; next_ < until; ++next_) {
-    _mm_prefetch(reinterpret_cast<const char*>(first_ + size_t(row_) * row_bytes_) + 64 * line_, _MM_HINT_T1);
-    if (++line_ == lines_) line_ = 0, ++row_;
-  }
-}
-
 bool gemm_int8_supported(WType t) {
   return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K;
 }
@@ -531,4 +528,6 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
 
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif

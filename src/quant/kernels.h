@@ -18,16 +18,20 @@ void matmul_f32_accum(const Weight& w, const float* x, size_t n_tokens, float* y
 // Dot product of two f32 vectors.
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// Instruction-set levels of the fast paths, in increasing order. matmul() uses the best one the CPU has,
-// capped by force_isa() (tests and benchmarks force each path explicitly).
+// Instruction-set levels of the fast paths. matmul() uses the best one the CPU has, or the one force_isa()
+// names (tests and benchmarks force each path explicitly). x86-64 has Scalar < Avx2 < Avx512 < Amx, ARM64
+// Scalar < Neon < NeonDot.
 //   Scalar: matmul_f32_accum (dequantize rows, f32 dot products).
 //   Avx2:   AVX2+FMA+F16C; activations quantized to 8 bits per 32 values for quantized weights.
 //   Avx512: AVX-512 F/BW/VL/DQ + VNNI matrix-vector kernels; for more tokens, the VNNI integer GEMM
 //           for quantized weights and an f32 FMA GEMM for float weights.
 //   Amx:    Avx512, with the AMX-INT8 integer GEMM for many tokens. Used when the CPU has AMX-TILE/INT8
 //           and the OS grants tile permission, unless G4_NO_AMX=1 is set (A/B runs).
+//   Neon:   ARM64 Advanced SIMD matrix-vector kernels for Q8_0, Q4_0 and the K-quants (widening
+//           multiplies); the other types take the portable path.
+//   NeonDot: Neon with the dot-product instructions (SDOT), where the CPU has them.
 // Every quantized path quantizes activations to 8 bits per 32 values as matmul_q8_scalar does.
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3 };
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3, Neon = 4, NeonDot = 5 };
 
 const char* isa_name(Isa isa);
 // The best level this CPU supports (Amx only when the OS granted tile permission and G4_NO_AMX is unset).
@@ -41,7 +45,8 @@ bool isa_supported(Isa isa);
 // The kernel matmul() uses with the active level for n_tokens tokens of weight type t.
 enum class MatmulPath {
   Scalar,        // matmul_f32_accum
-  Rows,          // matrix-vector kernels, a few tokens per pass (8-bit activations for quantized weights)
+  Rows,          // matrix-vector kernels, a few tokens per pass (8-bit activations for quantized weights;
+                 // on a level without kernels for the type, the scalar ones of matmul_q8_scalar)
   FloatGemm,     // AVX-512 f32 GEMM (float weights)
   VnniInt8Gemm,  // AVX-512 VNNI integer GEMM (8-bit activations)
   AmxInt8Gemm,   // AMX-INT8 integer GEMM (8-bit activations)

@@ -1,11 +1,5 @@
 // AVX2 + FMA + F16C kernels (machines without AVX-512): quantized matrix-vector products with
 // vpmaddubsw / vpmaddwd on activations quantized per 32 values (natural layout), and f32/f16/bf16 ones.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma,f16c,bmi2")
-#endif
-
 // GCC 12's AVX-512 intrinsics (casts, reductions) trip its own uninitialized-variable warnings.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -17,6 +11,16 @@
 
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
+
+// The target options come after every header, so that no standard-library or project inline function is
+// compiled for a wider ISA than the binary: the linker keeps one of the identical-named copies from all
+// objects, and an AVX-512 copy would fault on a CPU without it.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,bmi2")
+#endif
 
 namespace g4::kernels::impl {
 
@@ -255,4 +259,6 @@ RowsFn rows_fn_avx2(WType t) {
 
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif

@@ -1,12 +1,6 @@
 // AVX-512 (F/BW/VL/DQ + VNNI) kernels: activation quantization, quantized matrix-vector products with
 // vpdpbusd, f32/f16/bf16 matrix-vector products and a register-blocked f32 GEMM for float weights.
 // Compiled for these extensions only in this file; called only after run-time detection.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#endif
-
 // GCC 12's AVX-512 intrinsics (casts, reductions) trip its own uninitialized-variable warnings.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -24,6 +18,16 @@
 #include "core/dtype.h"
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
+
+// The target options come after every header, so that no standard-library or project inline function is
+// compiled for a wider ISA than the binary: the linker keeps one of the identical-named copies from all
+// objects, and an AVX-512 copy would fault on a CPU without it.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 
 namespace g4::kernels::impl {
 
@@ -496,4 +500,6 @@ void gemm_float_avx512(const Weight& w, const float* x, size_t n_tokens, int64_t
 
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif

@@ -49,6 +49,8 @@ RowsFn rows_fn_scalar_q8(WType t);  // natural layout
 void matmul_q8_scalar_impl(const Weight& w, const float* x, size_t n_tokens, float* y);
 RowsFn rows_fn_avx2(WType t);       // natural layout; float types use ActQ::x
 RowsFn rows_fn_avx512(WType t);     // AVX-512 layout; float types use ActQ::x
+RowsFn rows_fn_neon(WType t);       // natural layout; quantized types only (nullptr for the others)
+RowsFn rows_fn_neon_dot(WType t);   // likewise, with SDOT (call only where the CPU has it)
 
 // Float-weight GEMM (F32/F16/BF16) for many tokens with AVX-512 FMA, f32-exact up to summation order.
 // Computes rows [r0, r1) for all tokens.
@@ -115,7 +117,14 @@ class PanelPrefetch {
   void finish() { issue(total_); }
 
  private:
-  void issue(int64_t until);
+  // Inline here rather than with start(): defined in a kernel file it would carry that file's target
+  // options, and the baseline step() above could no longer inline it.
+  void issue(int64_t until) {
+    for (; next_ < until; ++next_) {
+      __builtin_prefetch(first_ + size_t(row_) * row_bytes_ + 64 * line_, 0, 2);  // prefetcht1: into L2
+      if (++line_ == lines_) line_ = 0, ++row_;
+    }
+  }
   const uint8_t* first_ = nullptr;  // row r at block b0
   size_t row_bytes_ = 0;
   int64_t lines_ = 0;               // per row

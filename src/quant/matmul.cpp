@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/arch.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -29,14 +30,51 @@ constexpr size_t kAmxGemmMinTokens = 32;
 
 enum class IntGemm { None, Vnni, Amx };
 
+bool avx512_level(Isa isa) { return isa == Isa::Avx512 || isa == Isa::Amx; }
+
 // Which integer GEMM (if any) multiplies n_tokens tokens by a weight of type t at level isa.
 IntGemm int_gemm_for(Isa isa, WType t, size_t n_tokens) {
+#if G4_X86
   static const bool off = std::getenv("G4_NO_INT8") != nullptr;  // A/B runs against the row kernels
   if (off) return IntGemm::None;
   if (!impl::gemm_int8_supported(t)) return IntGemm::None;
   if (isa == Isa::Amx && n_tokens >= kAmxGemmMinTokens) return IntGemm::Amx;
-  if (isa >= Isa::Avx512 && n_tokens >= kInt8GemmMinTokens) return IntGemm::Vnni;
+  if (avx512_level(isa) && n_tokens >= kInt8GemmMinTokens) return IntGemm::Vnni;
+#endif
   return IntGemm::None;
+}
+
+// The matrix-vector kernels of level isa for weights of type t; nullptr where the level has none.
+impl::RowsFn rows_fn(Isa isa, WType t) {
+  switch (isa) {
+#if G4_X86
+    case Isa::Avx2: return impl::rows_fn_avx2(t);
+    case Isa::Avx512:
+    case Isa::Amx: return impl::rows_fn_avx512(t);
+#endif
+#if G4_ARM64
+    case Isa::Neon: return impl::rows_fn_neon(t);
+    case Isa::NeonDot: return impl::rows_fn_neon_dot(t);
+#endif
+    default: return nullptr;
+  }
+}
+
+// The kernel that multiplies n_tokens tokens by a weight of type t at level isa. A quantized type without
+// kernels at this level takes the scalar 8-bit-activation kernels (the numerics of every quantized path);
+// a float type without them, the f32 reference.
+MatmulPath path_for(Isa isa, WType t, size_t n_tokens) {
+  if (isa == Isa::Scalar) return MatmulPath::Scalar;
+  if (is_float_type(t)) {
+    if (avx512_level(isa) && n_tokens >= kFloatGemmMinTokens) return MatmulPath::FloatGemm;
+    return rows_fn(isa, t) ? MatmulPath::Rows : MatmulPath::Scalar;
+  }
+  switch (int_gemm_for(isa, t, n_tokens)) {
+    case IntGemm::Amx: return MatmulPath::AmxInt8Gemm;
+    case IntGemm::Vnni: return MatmulPath::VnniInt8Gemm;
+    case IntGemm::None: break;
+  }
+  return rows_fn(isa, t) || impl::rows_fn_scalar_q8(t) ? MatmulPath::Rows : MatmulPath::Scalar;
 }
 
 bool amx_disabled_by_env() {
@@ -55,6 +93,8 @@ const char* isa_name(Isa isa) {
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512-vnni";
     case Isa::Amx: return "amx";
+    case Isa::Neon: return "neon";
+    case Isa::NeonDot: return "neon-dot";
   }
   return "?";
 }
@@ -67,13 +107,15 @@ bool isa_supported(Isa isa) {
     case Isa::Avx512: return f.has_avx512_vnni_level();
     case Isa::Amx:
       return !amx_disabled_by_env() && f.has_avx512_vnni_level() && f.amx_tile && f.amx_int8 && amx_enable();
+    case Isa::Neon: return f.neon;
+    case Isa::NeonDot: return f.neon && f.dotprod;
   }
   return false;
 }
 
 Isa best_isa() {
   static const Isa best = [] {
-    for (Isa i : {Isa::Amx, Isa::Avx512, Isa::Avx2})
+    for (Isa i : {Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::NeonDot, Isa::Neon})
       if (isa_supported(i)) return i;
     return Isa::Scalar;
   }();
@@ -93,18 +135,7 @@ Isa active_isa() {
   return f >= 0 ? Isa(f) : best_isa();
 }
 
-MatmulPath matmul_path(WType t, size_t n_tokens) {
-  const Isa isa = active_isa();
-  if (isa == Isa::Scalar) return MatmulPath::Scalar;
-  if (is_float_type(t))
-    return isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens ? MatmulPath::FloatGemm : MatmulPath::Rows;
-  switch (int_gemm_for(isa, t, n_tokens)) {
-    case IntGemm::Amx: return MatmulPath::AmxInt8Gemm;
-    case IntGemm::Vnni: return MatmulPath::VnniInt8Gemm;
-    case IntGemm::None: break;
-  }
-  return MatmulPath::Rows;
-}
+MatmulPath matmul_path(WType t, size_t n_tokens) { return path_for(active_isa(), t, n_tokens); }
 
 const char* matmul_path_name(MatmulPath p) {
   switch (p) {
@@ -122,6 +153,10 @@ void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y
   impl::matmul_q8_scalar_impl(w, x, n_tokens, y);
 }
 
+#if !G4_X86
+uint64_t amx_panels_done() { return 0; }  // no AMX GEMM on this architecture
+#endif
+
 }  // namespace g4::kernels
 
 namespace g4 {
@@ -129,6 +164,7 @@ namespace g4 {
 namespace {
 
 using kernels::Isa;
+using kernels::MatmulPath;
 
 // Calls f(out, local_r0, local_r1) for the parts of rows [r0, r1) of the concatenation of the weights.
 template <class F>
@@ -142,6 +178,7 @@ void for_each_piece(const MatmulOut* outs, size_t n, int64_t r0, int64_t r1, F f
   }
 }
 
+#if G4_X86
 // Integer GEMM (prefill, batches): activations quantized once, rows of all weights shared out in one
 // dispatch.
 void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens, bool amx,
@@ -159,15 +196,19 @@ void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const fl
     });
   }, amx ? 32 : 48);
 }
+#endif
 
-// Matrix-vector kernels (decode and small batches), activations quantized once for all weights.
-void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens, bool wide,
+// Matrix-vector kernels (decode and small batches), activations quantized once for all weights; level
+// isa's kernels for the type, else the scalar 8-bit-activation ones (path_for said Rows).
+void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens, Isa isa,
               ThreadPool& pool) {
   const Weight& w0 = *outs[0].w;
   static thread_local kernels::impl::ActBuffer buf;
+  kernels::impl::RowsFn fn = kernels::rows_fn(isa, w0.type);
+  const bool wide = fn && kernels::avx512_level(isa);
+  if (!fn) fn = kernels::impl::rows_fn_scalar_q8(w0.type);
   buf.prepare(w0.type, x, n_tokens, w0.cols, wide ? kernels::impl::Layout::Avx512 : kernels::impl::Layout::Natural,
               wide);
-  const kernels::impl::RowsFn fn = wide ? kernels::impl::rows_fn_avx512(w0.type) : kernels::impl::rows_fn_avx2(w0.type);
   const kernels::impl::ActQ* acts = buf.acts();
   // Rows in blocks of about 128 KiB of weights, so a block stays in L2 while every token passes over it.
   const int64_t block_rows =
@@ -192,23 +233,20 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
   using namespace kernels;
   const Isa isa = active_isa();
   const int64_t rows = w.rows;
-  if (isa == Isa::Scalar || w.cols == 0) return matmul_f32_accum(w, x, n_tokens, y, pool);
-  const bool quant = !is_float_type(w.type);
-  if (!quant && isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens) {
-    pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
-      impl::gemm_float_avx512(w, x, n_tokens, int64_t(r0), int64_t(r1), y);
-    }, 32);
-    return;
-  }
+  const MatmulPath path = w.cols == 0 ? MatmulPath::Scalar : path_for(isa, w.type, n_tokens);
   const MatmulOut one{&w, y};
-  if (quant) {
-    switch (int_gemm_for(isa, w.type, n_tokens)) {
-      case IntGemm::Amx: return run_int8_gemm(&one, 1, rows, x, n_tokens, true, pool);
-      case IntGemm::Vnni: return run_int8_gemm(&one, 1, rows, x, n_tokens, false, pool);
-      case IntGemm::None: break;
-    }
+  switch (path) {
+    case MatmulPath::Scalar: return matmul_f32_accum(w, x, n_tokens, y, pool);
+#if G4_X86
+    case MatmulPath::FloatGemm:
+      return pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
+        impl::gemm_float_avx512(w, x, n_tokens, int64_t(r0), int64_t(r1), y);
+      }, 32);
+    case MatmulPath::AmxInt8Gemm: return run_int8_gemm(&one, 1, rows, x, n_tokens, true, pool);
+    case MatmulPath::VnniInt8Gemm: return run_int8_gemm(&one, 1, rows, x, n_tokens, false, pool);
+#endif
+    default: return run_rows(&one, 1, rows, x, n_tokens, isa, pool);
   }
-  run_rows(&one, 1, rows, x, n_tokens, isa >= Isa::Avx512, pool);
 }
 
 }  // namespace
@@ -229,18 +267,20 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   if (total_rows == 0) return;
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
-  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0;
+  const MatmulPath path = kernels::path_for(isa, w0.type, n_tokens);
+  const bool shared_path = same && quant && path != MatmulPath::Scalar && w0.cols > 0;
   if (!shared_path) {
     for (const MatmulOut& o : list)
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);
     return;
   }
-  switch (kernels::int_gemm_for(isa, w0.type, n_tokens)) {
-    case kernels::IntGemm::Amx: return run_int8_gemm(outs, n, total_rows, x, n_tokens, true, pool);
-    case kernels::IntGemm::Vnni: return run_int8_gemm(outs, n, total_rows, x, n_tokens, false, pool);
-    case kernels::IntGemm::None: break;
+  switch (path) {
+#if G4_X86
+    case MatmulPath::AmxInt8Gemm: return run_int8_gemm(outs, n, total_rows, x, n_tokens, true, pool);
+    case MatmulPath::VnniInt8Gemm: return run_int8_gemm(outs, n, total_rows, x, n_tokens, false, pool);
+#endif
+    default: return run_rows(outs, n, total_rows, x, n_tokens, isa, pool);
   }
-  run_rows(outs, n, total_rows, x, n_tokens, isa >= Isa::Avx512, pool);
 }
 
 void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {

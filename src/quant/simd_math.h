@@ -2,12 +2,17 @@
 // AVX-512 building blocks shared by the kernel files (internal to src/quant). Every function carries its
 // own target attribute, so including this header compiles nothing for a wider ISA than the caller's
 // translation unit; call them only from functions with the same (or a wider) target, after run-time
-// dispatch has checked the CPU.
+// dispatch has checked the CPU. x86-64 only (empty elsewhere).
+#include "core/arch.h"
+#if G4_X86
 #include <immintrin.h>
 
 #define G4_SIMD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
 
 namespace g4::kernels::simd {
+// Local to each including file: an AVX-512 function must not be a link-once symbol that the linker could
+// pick for a baseline caller (scripts/check-isa-leaks.py checks this).
+namespace {
 
 // e^x for x in [-87, 88] (clamped): 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial (rel. error
 // ~2e-7). e^-inf is 0 within f32 (the clamp gives e^-87 ≈ 1.6e-38, which callers treat as 0 after
@@ -64,4 +69,7 @@ G4_SIMD_AVX512 inline void transpose16x16_epi32(__m512i r[16]) {
   }
 }
 
+}  // namespace
 }  // namespace g4::kernels::simd
+
+#endif  // G4_X86

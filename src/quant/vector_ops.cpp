@@ -1,6 +1,15 @@
 #include "quant/vector_ops.h"
 
+// GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads); the
+// pragmas must precede the headers, whose lines the warnings point at.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include "core/arch.h"
+#if G4_X86
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -10,12 +19,6 @@
 #include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/simd_math.h"
-
-// GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace g4::kernels {
 
@@ -98,10 +101,17 @@ void axpy_q4_0(float a, const uint8_t* x, float* y, int64_t n) {
 
 namespace {
 
+#if G4_X86
 bool use_avx512() {
   static const bool yes = cpu_features().avx512f;
   return yes;
 }
+// Returns `call` (an AVX-512 version) from the enclosing function when the CPU has AVX-512.
+#define G4_TRY_AVX512(call) \
+  if (use_avx512()) return call
+#else
+#define G4_TRY_AVX512(call) static_cast<void>(0)
+#endif
 
 // ---- portable versions (the dot product is kernels::dot_f32) ----
 
@@ -111,6 +121,7 @@ float gelu_portable(float u) {
 }
 
 // ---- AVX-512 versions ----
+#if G4_X86
 
 #define G4_AVX512 G4_SIMD_AVX512
 
@@ -315,47 +326,51 @@ G4_AVX512 void scale_avx512(float* x, float s, int64_t n) {
   }
 }
 
+#endif  // G4_X86
+
 }  // namespace
 
 float vec_max(const float* x, int64_t n) {
-  if (use_avx512()) return max_avx512(x, n);
+  G4_TRY_AVX512(max_avx512(x, n));
   float m = -INFINITY;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
 }
 
 float vec_exp_sum(float* x, float m, int64_t n) {
-  if (use_avx512()) return exp_sum_avx512(x, m, n);
+  G4_TRY_AVX512(exp_sum_avx512(x, m, n));
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - m));
   return float(sum);
 }
 
 void vec_scale(float* x, float s, int64_t n) {
-  if (use_avx512()) return scale_avx512(x, s, n);
+  G4_TRY_AVX512(scale_avx512(x, s, n));
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
 float vec_dot_q4_0(const float* a, const uint8_t* b, int64_t n) {
-  return use_avx512() ? dot_q4_0_avx512(a, b, n) : portable::dot_q4_0(a, b, n);
+  G4_TRY_AVX512(dot_q4_0_avx512(a, b, n));
+  return portable::dot_q4_0(a, b, n);
 }
 void vec_axpy_q4_0(float a, const uint8_t* x, float* y, int64_t n) {
-  if (use_avx512()) return axpy_q4_0_avx512(a, x, y, n);
+  G4_TRY_AVX512(axpy_q4_0_avx512(a, x, y, n));
   portable::axpy_q4_0(a, x, y, n);
 }
 
 float vec_dot(const float* a, const float* b, int64_t n) {
-  return use_avx512() ? dot_avx512(a, b, n) : dot_f32(a, b, n);
+  G4_TRY_AVX512(dot_avx512(a, b, n));
+  return dot_f32(a, b, n);
 }
 
 void vec_axpy(float a, const float* x, float* y, int64_t n) {
-  if (use_avx512()) return axpy_avx512(a, x, y, n);
+  G4_TRY_AVX512(axpy_avx512(a, x, y, n));
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
 void vec_softmax(float* x, int64_t n) {
   if (n <= 0) return;
-  if (use_avx512()) return softmax_avx512(x, n);
+  G4_TRY_AVX512(softmax_avx512(x, n));
   float m = -INFINITY;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   double sum = 0;
@@ -368,34 +383,37 @@ void vec_softmax(float* x, int64_t n) {
 }
 
 void vec_softcap(float* x, float cap, int64_t n) {
-  if (use_avx512()) return softcap_avx512(x, cap, n);
+  G4_TRY_AVX512(softcap_avx512(x, cap, n));
   for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void vec_gelu_mul(float* g, const float* u, int64_t n) {
-  if (use_avx512()) return gelu_mul_avx512(g, u, n);
+  G4_TRY_AVX512(gelu_mul_avx512(g, u, n));
   for (int64_t i = 0; i < n; ++i) g[i] = gelu_portable(g[i]) * (u ? u[i] : 1.0f);
 }
 
 float vec_dot_f16(const float* a, const uint16_t* b, int64_t n) {
-  return use_avx512() ? dot16_avx512<false>(a, b, n) : portable::dot_f16(a, b, n);
+  G4_TRY_AVX512(dot16_avx512<false>(a, b, n));
+  return portable::dot_f16(a, b, n);
 }
 float vec_dot_bf16(const float* a, const uint16_t* b, int64_t n) {
-  return use_avx512() ? dot16_avx512<true>(a, b, n) : portable::dot_bf16(a, b, n);
+  G4_TRY_AVX512(dot16_avx512<true>(a, b, n));
+  return portable::dot_bf16(a, b, n);
 }
 float vec_dot_q8_0(const float* a, const uint8_t* b, int64_t n) {
-  return use_avx512() ? dot_q8_0_avx512(a, b, n) : portable::dot_q8_0(a, b, n);
+  G4_TRY_AVX512(dot_q8_0_avx512(a, b, n));
+  return portable::dot_q8_0(a, b, n);
 }
 void vec_axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
-  if (use_avx512()) return axpy16_avx512<false>(a, x, y, n);
+  G4_TRY_AVX512(axpy16_avx512<false>(a, x, y, n));
   portable::axpy_f16(a, x, y, n);
 }
 void vec_axpy_bf16(float a, const uint16_t* x, float* y, int64_t n) {
-  if (use_avx512()) return axpy16_avx512<true>(a, x, y, n);
+  G4_TRY_AVX512(axpy16_avx512<true>(a, x, y, n));
   portable::axpy_bf16(a, x, y, n);
 }
 void vec_axpy_q8_0(float a, const uint8_t* x, float* y, int64_t n) {
-  if (use_avx512()) return axpy_q8_0_avx512(a, x, y, n);
+  G4_TRY_AVX512(axpy_q8_0_avx512(a, x, y, n));
   portable::axpy_q8_0(a, x, y, n);
 }
 

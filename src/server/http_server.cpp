@@ -524,7 +524,11 @@ void HttpServer::Impl::on_accept(const error_code& ec, tcp::socket socket) {
     // Every connection runs a handler: the new one is answered at once (its send buffer is empty, so
     // this does not block) and closed.
     std::string r = plain_response(503, "too many connections", true, "Retry-After: 1\r\n");
+#ifdef MSG_NOSIGNAL
     ::send(socket.native_handle(), r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+#else  // macOS: serve ignores SIGPIPE process-wide (cmd_serve.cpp)
+    ::send(socket.native_handle(), r.data(), r.size(), MSG_DONTWAIT);
+#endif
     ++rejected;
     error_code ignored;
     socket.close(ignored);

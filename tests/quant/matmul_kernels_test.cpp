@@ -1,4 +1,4 @@
-// Every matmul path (scalar, AVX2, AVX-512 VNNI, AMX; forced explicitly) against the scalar references on
+// Every matmul path (scalar, AVX2, AVX-512 VNNI, AMX, NEON, NEON with SDOT; forced explicitly) against the scalar references on
 // random inputs of awkward sizes: row counts that are not multiples of the kernels' 16-row groups, token
 // counts on both sides of every switch-over between kernels (1..70), rows wider than the integer GEMMs'
 // 2048-column panels, two threads.
@@ -102,7 +102,7 @@ bool quantized(WType t) { return !(t == WType::F32 || t == WType::F16 || t == WT
 
 std::vector<Isa> isas() {
   std::vector<Isa> v;
-  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx})
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx, Isa::Neon, Isa::NeonDot})
     if (kernels::isa_supported(i)) v.push_back(i);
   return v;
 }
@@ -125,7 +125,7 @@ void check_output(WType t, Isa isa, int64_t rows, int64_t cols, size_t n, const 
                   const std::vector<float>& ref, const std::vector<float>& q8ref, const std::vector<float>& scale,
                   const std::vector<float>& qbound) {
   for (size_t i = 0; i < y.size(); ++i) {
-    if (!quantized(t) || isa == Isa::Scalar) {
+    if (!quantized(t) || kernels::matmul_path(t, n) == kernels::MatmulPath::Scalar) {
       ASSERT_NEAR(y[i], ref[i], 4e-6f * scale[i] + 1e-30f) << where_str(t, isa, rows, cols, n, i);
     } else {
       ASSERT_NEAR(y[i], q8ref[i], 2e-5f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
@@ -166,6 +166,25 @@ TEST(MatmulKernels, ReportsIsa) {
   std::printf("best isa: %s\n", kernels::isa_name(kernels::best_isa()));
   EXPECT_TRUE(kernels::isa_supported(Isa::Scalar));
 }
+
+#if defined(__aarch64__)
+// On ARM64 the NEON kernels are the fast path: both levels exist (the dot-product one where the CPU says
+// so) and take the quantized types' matrix-vector products, so AwkwardSizesAllPaths checks them.
+TEST(MatmulKernels, NeonLevelsOnArm64) {
+  const CpuFeatures& f = cpu_features();
+  std::printf("cpu features: %s\n", cpu_feature_string());
+  EXPECT_TRUE(kernels::isa_supported(Isa::Neon));
+  EXPECT_EQ(kernels::isa_supported(Isa::NeonDot), f.dotprod);
+  EXPECT_EQ(kernels::best_isa(), f.dotprod ? Isa::NeonDot : Isa::Neon);
+  EXPECT_FALSE(kernels::isa_supported(Isa::Avx2));
+  for (Isa isa : {Isa::Neon, Isa::NeonDot}) {
+    if (!kernels::isa_supported(isa)) continue;
+    ForceGuard g(isa);
+    for (WType t : {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K})
+      EXPECT_EQ(kernels::matmul_path(t, 1), kernels::MatmulPath::Rows) << wtype_info(t).name;
+  }
+}
+#endif
 
 class MatmulTypes : public ::testing::TestWithParam<WType> {};
 
@@ -214,6 +233,7 @@ TEST(MatmulKernels, ExpertSliceTouchesOnlyItsRows) {
   EXPECT_EQ(a, b);
 }
 
+#if defined(__x86_64__)
 // The AMX GEMM must run (not merely be compiled) wherever the CPU has AMX: this machine's result says
 // whether it did.
 TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
@@ -233,6 +253,7 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   }
   EXPECT_EQ(runs, 5);
 }
+#endif
 
 // Several weights sharing one activation pass (q/k/v, gate/up), rows split across threads at and
 // between the weights' boundaries, on every level; and weights of different types in one call (a Q6_K v

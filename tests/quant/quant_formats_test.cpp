@@ -170,15 +170,25 @@ const Ggml& ggml() {
 }  // namespace
 
 TEST(QuantFormats, Fp16ConversionMatchesHardware) {
+  // The reference quantizers store scales with core/dtype's f32_to_f16, which must round like ggml
+  // (IEEE round to nearest even): compare against the CPU's own conversion, the F16C instruction on
+  // x86-64 where the CPU has it, FCVT on ARM64.
+#if defined(__aarch64__)
+  auto hw = [](float f) {
+    const __fp16 h = static_cast<__fp16>(f);
+    uint16_t u;
+    std::memcpy(&u, &h, sizeof u);
+    return u;
+  };
+#else
 #if defined(__x86_64__) && defined(__F16C__)
   GTEST_SKIP() << "compiled with F16C";
 #endif
-  // The reference quantizers store scales with core/dtype's f32_to_f16, which must round like ggml
-  // (IEEE round to nearest even): compare against the F16C instruction where the CPU has it.
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no F16C";
-  Rng r(7);
   auto hw = [](float f) __attribute__((target("f16c"))) { return uint16_t(_cvtss_sh(f, 0)); };
+#endif
+  Rng r(7);
   for (int i = 0; i < 200000; ++i) {
     uint32_t bits = r.next() ^ (r.next() << 21);
     float f;

@@ -1,0 +1,19 @@
+# Cross-compiling for 64-bit ARM Linux with Debian's gcc-aarch64-linux-gnu / g++-aarch64-linux-gnu
+# (scripts/test-arm64.sh). Programs run under qemu-aarch64 (tests through CMAKE_CROSSCOMPILING_EMULATOR).
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+# Debian's cross compiler finds the target's C library in /usr/aarch64-linux-gnu and architecture-
+# independent headers (nlohmann-json, Boost) in /usr/include; libraries come from the target's prefix
+# and /usr/lib/aarch64-linux-gnu, never from the host's.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+find_program(G4_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
+if(G4_QEMU_AARCH64)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${G4_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+endif()
