@@ -115,6 +115,12 @@ TEST(ImageDecode, GifFirstFrameWithTransparency) {
   std::vector<uint8_t> want = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255,
                                255, 255, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0};
   EXPECT_EQ(g.rgb, want);
+  // A 1x1 image at (1, 0) of a 2x1 screen: outside it, palette entry 0 (red) without transparency...
+  Image o = decode_image(tm::encode_gif({1}, 1, 1, palette, -1, 2, 1, 1, 0));
+  EXPECT_EQ(o.rgb, (std::vector<uint8_t>{255, 0, 0, 0, 255, 0}));
+  // ... and white (transparent) with it.
+  Image t = decode_image(tm::encode_gif({1}, 1, 1, palette, 3, 2, 1, 1, 0));
+  EXPECT_EQ(t.rgb, (std::vector<uint8_t>{255, 255, 255, 0, 255, 0}));
 }
 
 TEST(ImageDecode, Bmp) {

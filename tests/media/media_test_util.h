@@ -115,7 +115,7 @@ inline Bytes encode_webp_lossless(const uint8_t* rgba, int w, int h) {
 // A GIF of `w` x `h` palette indices with a `colors`-entry palette (RGB triples); `transparent` >= 0 adds a
 // graphic control extension marking that index transparent.
 inline Bytes encode_gif(const std::vector<uint8_t>& idx, int w, int h, const std::vector<uint8_t>& palette,
-                        int transparent = -1) {
+                        int transparent = -1, int screen_w = 0, int screen_h = 0, int left = 0, int top = 0) {
   struct Sink {
     static int write(GifFileType* g, const GifByteType* data, int n) {
       auto* out = static_cast<Bytes*>(g->UserData);
@@ -134,12 +134,12 @@ inline Bytes encode_gif(const std::vector<uint8_t>& idx, int w, int h, const std
     cmap->Colors[i].Blue = palette[size_t(i) * 3 + 2];
   }
   EGifSetGifVersion(g, true);
-  EGifPutScreenDesc(g, w, h, 8, 0, cmap);
+  EGifPutScreenDesc(g, screen_w ? screen_w : w, screen_h ? screen_h : h, 8, 0, cmap);
   if (transparent >= 0) {
     GifByteType gce[4] = {1, 0, 0, GifByteType(transparent)};
     EGifPutExtension(g, GRAPHICS_EXT_FUNC_CODE, 4, gce);
   }
-  EGifPutImageDesc(g, 0, 0, w, h, false, nullptr);
+  EGifPutImageDesc(g, left, top, w, h, false, nullptr);
   std::vector<GifPixelType> line(static_cast<size_t>(w));
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) line[size_t(x)] = idx[size_t(y) * size_t(w) + size_t(x)];
