@@ -37,6 +37,30 @@ inline Bytes encode_png(const uint8_t* px, int w, int h, int channels) {
   return out;
 }
 
+// An RGB PNG carrying an eXIf chunk (a TIFF block) after the header, through libpng's full writer.
+inline Bytes encode_png_with_exif(const uint8_t* rgb, int w, int h, const Bytes& tiff) {
+  struct Sink {
+    static void write(png_structp png, png_bytep data, png_size_t n) {
+      auto* out = static_cast<Bytes*>(png_get_io_ptr(png));
+      out->insert(out->end(), data, data + n);
+    }
+    static void flush(png_structp) {}
+  };
+  Bytes out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_set_write_fn(png, &out, Sink::write, Sink::flush);
+  png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  Bytes exif = tiff;
+  png_set_eXIf_1(png, info, png_uint_32(exif.size()), exif.data());
+  png_write_info(png, info);
+  for (int y = 0; y < h; ++y) png_write_row(png, const_cast<uint8_t*>(rgb + size_t(y) * size_t(w) * 3));
+  png_write_end(png, info);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
 // A CMYK JPEG (libjpeg writes the Adobe marker for it) of `w` x `h` pixels all equal to `cmyk` as stored.
 inline Bytes encode_jpeg_cmyk(const uint8_t cmyk[4], int w, int h) {
   jpeg_compress_struct c;
