@@ -72,6 +72,35 @@ struct FftBuffers {
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// Each triangular filter is non-zero over a short run of FFT bins; skipping the zeros leaves every sum
+// bit-identical (adding +0.0 changes nothing) and makes the mel product ~10x cheaper.
+void nonzero_ranges(const std::vector<double>& fb, int n_freq, int n_mels, std::vector<int>& begin,
+                    std::vector<int>& end) {
+  begin.assign(size_t(n_mels), 0);
+  end.assign(size_t(n_mels), 0);
+  for (int m = 0; m < n_mels; ++m) {
+    int b = n_freq, e = 0;
+    for (int f = 0; f < n_freq; ++f) {
+      if (fb[size_t(f) * n_mels + size_t(m)] != 0.0) b = std::min(b, f), e = f + 1;
+    }
+    begin[size_t(m)] = std::min(b, e), end[size_t(m)] = e;
+  }
+}
+
+// Soft tokens of a clip: its frame mask through the tower's two stride-2 convolutions (kernel 3, padding 1),
+// counted as Gemma4Processor.replace_audio_token counts them.
+int audio_soft_tokens(std::vector<uint8_t> m) {
+  for (int pass = 0; pass < 2; ++pass) {
+    const int64_t t_out = floor_div(int64_t(m.size()) + 2 - 3, 2) + 1;
+    std::vector<uint8_t> next;
+    for (size_t i = 0; i < m.size() && int64_t(next.size()) < t_out; i += 2) next.push_back(m[i]);
+    m.swap(next);
+  }
+  int n = 0;
+  for (uint8_t v : m) n += v;
+  return n;
+}
+
 }  // namespace
 
 AudioFeatures extract_audio_features(const Audio& audio, const AudioFeatureConfig& cfg) {
@@ -122,16 +151,8 @@ AudioFeatures extract_audio_features(const Audio& audio, const AudioFeatureConfi
   out.mel_bins = n_mels;
   out.input_features.assign(size_t(frames) * size_t(n_mels), 0.0f);
   out.mask.assign(size_t(frames), 0);
-  // Each triangular filter is non-zero over a short run of FFT bins; skipping the zeros leaves every sum
-  // bit-identical (adding +0.0 changes nothing) and makes the product ~10x cheaper.
-  std::vector<int> f_begin(size_t(n_mels), 0), f_end(size_t(n_mels), 0);
-  for (int m = 0; m < n_mels; ++m) {
-    int b = n_freq, e = 0;
-    for (int f = 0; f < n_freq; ++f) {
-      if (fb[size_t(f) * n_mels + size_t(m)] != 0.0) b = std::min(b, f), e = f + 1;
-    }
-    f_begin[size_t(m)] = std::min(b, e), f_end[size_t(m)] = e;
-  }
+  std::vector<int> f_begin, f_end;
+  nonzero_ranges(fb, n_freq, n_mels, f_begin, f_end);
   FftBuffers fft(fft_length);
   std::vector<double> mag(static_cast<size_t>(n_freq));
   const float pre = float(cfg.preemphasis);
@@ -166,16 +187,7 @@ AudioFeatures extract_audio_features(const Audio& audio, const AudioFeatureConfi
       o[m] = float(v);
     }
   }
-  // Soft tokens: the mask through the tower's two stride-2 convolutions (kernel 3, padding 1), as
-  // Gemma4Processor.replace_audio_token counts them.
-  std::vector<uint8_t> m = out.mask;
-  for (int pass = 0; pass < 2; ++pass) {
-    const int64_t t_out = floor_div(int64_t(m.size()) + 2 - 3, 2) + 1;
-    std::vector<uint8_t> next;
-    for (size_t i = 0; i < m.size() && int64_t(next.size()) < t_out; i += 2) next.push_back(m[i]);
-    m.swap(next);
-  }
-  for (uint8_t v : m) out.num_soft_tokens += v;
+  out.num_soft_tokens = audio_soft_tokens(out.mask);
   check(out.num_soft_tokens <= cfg.audio_seq_length,
         "audio features: " + std::to_string(out.num_soft_tokens) + " soft tokens is over the model's " +
             std::to_string(cfg.audio_seq_length) + " per clip");

@@ -101,8 +101,7 @@ std::string gif_error(GifFileType* gif, const char* what) {
 
 }  // namespace
 
-// The first image of the file on its logical screen; the screen outside that image, and its transparent
-// pixels, are transparent (white after compositing).
+// The first image of the file on its logical screen (PIL's first frame), its transparent pixels white.
 Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
   GifSource src{bytes, 0};
   int err = 0;
@@ -135,7 +134,15 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
     check_image_size(uint64_t(std::max(d.Width, 0)), uint64_t(std::max(d.Height, 0)), limits, "GIF frame");
     const ColorMapObject* cmap = d.ColorMap ? d.ColorMap : gif->SColorMap;
     check(cmap != nullptr && cmap->ColorCount > 0, "GIF: the first image has no color table");
+    // The screen outside the first image is what PIL shows there: the transparent index when the image has one
+    // (white after compositing), else palette entry 0 (PIL's zero-filled "P" canvas).
     std::vector<uint8_t> rgba(size_t(W) * size_t(H) * 4, 0);
+    if (transparent < 0) {
+      const GifColorType& c0 = cmap->Colors[0];
+      for (size_t i = 0; i < rgba.size(); i += 4) {
+        rgba[i] = c0.Red, rgba[i + 1] = c0.Green, rgba[i + 2] = c0.Blue, rgba[i + 3] = 255;
+      }
+    }
     std::vector<GifPixelType> line(size_t(d.Width));
     // Interlaced images arrive in four passes of rows.
     static const int kStart[4] = {0, 4, 2, 1}, kStep[4] = {8, 8, 4, 2};

@@ -90,6 +90,18 @@ TEST(ImageDecode, JpegAndExifOrientation) {
   EXPECT_EQ(rb.width, 32);
 }
 
+TEST(ImageDecode, PngExifOrientation) {
+  auto rgb = pattern(5, 3, 3);
+  tm::Bytes app1 = tm::exif_orientation_app1(8);
+  Image r = decode_image(tm::encode_png_with_exif(rgb.data(), 5, 3, tm::Bytes(app1.begin() + 6, app1.end())));
+  ASSERT_EQ(r.width, 3);
+  ASSERT_EQ(r.height, 5);
+  // Rotated counter-clockwise: the output's top-left pixel is the input's top-right one.
+  EXPECT_EQ(r.rgb[0], rgb[4 * 3]);
+  EXPECT_EQ(r.rgb[1], rgb[4 * 3 + 1]);
+  EXPECT_EQ(r.rgb[2], rgb[4 * 3 + 2]);
+}
+
 TEST(ImageDecode, AdobeCmykJpeg) {
   // Stored (inverted, Adobe) inks 255, 0, 255, 255 = C 0, M 255, Y 0, K 0: magenta, as PIL converts it.
   const uint8_t cmyk[4] = {255, 0, 255, 255};
@@ -115,6 +127,12 @@ TEST(ImageDecode, GifFirstFrameWithTransparency) {
   std::vector<uint8_t> want = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255,
                                255, 255, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0};
   EXPECT_EQ(g.rgb, want);
+  // A 1x1 image at (1, 0) of a 2x1 screen: outside it, palette entry 0 (red) without transparency...
+  Image o = decode_image(tm::encode_gif({1}, 1, 1, palette, -1, 2, 1, 1, 0));
+  EXPECT_EQ(o.rgb, (std::vector<uint8_t>{255, 0, 0, 0, 255, 0}));
+  // ... and white (transparent) with it.
+  Image t = decode_image(tm::encode_gif({1}, 1, 1, palette, 3, 2, 1, 1, 0));
+  EXPECT_EQ(t.rgb, (std::vector<uint8_t>{255, 255, 255, 0, 255, 0}));
 }
 
 TEST(ImageDecode, Bmp) {

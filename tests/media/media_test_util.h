@@ -37,6 +37,30 @@ inline Bytes encode_png(const uint8_t* px, int w, int h, int channels) {
   return out;
 }
 
+// An RGB PNG carrying an eXIf chunk (a TIFF block) after the header, through libpng's full writer.
+inline Bytes encode_png_with_exif(const uint8_t* rgb, int w, int h, const Bytes& tiff) {
+  struct Sink {
+    static void write(png_structp png, png_bytep data, png_size_t n) {
+      auto* out = static_cast<Bytes*>(png_get_io_ptr(png));
+      out->insert(out->end(), data, data + n);
+    }
+    static void flush(png_structp) {}
+  };
+  Bytes out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_set_write_fn(png, &out, Sink::write, Sink::flush);
+  png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  Bytes exif = tiff;
+  png_set_eXIf_1(png, info, png_uint_32(exif.size()), exif.data());
+  png_write_info(png, info);
+  for (int y = 0; y < h; ++y) png_write_row(png, const_cast<uint8_t*>(rgb + size_t(y) * size_t(w) * 3));
+  png_write_end(png, info);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
 // A CMYK JPEG (libjpeg writes the Adobe marker for it) of `w` x `h` pixels all equal to `cmyk` as stored.
 inline Bytes encode_jpeg_cmyk(const uint8_t cmyk[4], int w, int h) {
   jpeg_compress_struct c;
@@ -115,7 +139,7 @@ inline Bytes encode_webp_lossless(const uint8_t* rgba, int w, int h) {
 // A GIF of `w` x `h` palette indices with a `colors`-entry palette (RGB triples); `transparent` >= 0 adds a
 // graphic control extension marking that index transparent.
 inline Bytes encode_gif(const std::vector<uint8_t>& idx, int w, int h, const std::vector<uint8_t>& palette,
-                        int transparent = -1) {
+                        int transparent = -1, int screen_w = 0, int screen_h = 0, int left = 0, int top = 0) {
   struct Sink {
     static int write(GifFileType* g, const GifByteType* data, int n) {
       auto* out = static_cast<Bytes*>(g->UserData);
@@ -134,12 +158,12 @@ inline Bytes encode_gif(const std::vector<uint8_t>& idx, int w, int h, const std
     cmap->Colors[i].Blue = palette[size_t(i) * 3 + 2];
   }
   EGifSetGifVersion(g, true);
-  EGifPutScreenDesc(g, w, h, 8, 0, cmap);
+  EGifPutScreenDesc(g, screen_w ? screen_w : w, screen_h ? screen_h : h, 8, 0, cmap);
   if (transparent >= 0) {
     GifByteType gce[4] = {1, 0, 0, GifByteType(transparent)};
     EGifPutExtension(g, GRAPHICS_EXT_FUNC_CODE, 4, gce);
   }
-  EGifPutImageDesc(g, 0, 0, w, h, false, nullptr);
+  EGifPutImageDesc(g, left, top, w, h, false, nullptr);
   std::vector<GifPixelType> line(static_cast<size_t>(w));
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) line[size_t(x)] = idx[size_t(y) * size_t(w) + size_t(x)];
