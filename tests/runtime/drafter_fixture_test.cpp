@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "core/json.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
@@ -18,6 +19,9 @@
 
 namespace g4 {
 namespace {
+
+// Tiny models: one thread is fastest, and keeps the suite quick on a busy machine.
+[[maybe_unused]] const bool kOneThread = (ThreadPool::set_default_threads(1), true);
 
 constexpr double kTolerance = 1e-4;
 
@@ -78,7 +82,7 @@ TEST_P(DrafterFixture, CliWritesTheContractTensors) {
   std::string ids;
   for (int32_t id : ref.ids("input_ids")) ids += (ids.empty() ? "" : ",") + std::to_string(id);
   const std::string out = ::testing::TempDir() + "/draft_" + GetParam() + ".safetensors";
-  test::CliResult res = test::run_cli("draft --model " + dir + "/target --draft " + dir + "/drafter --ids " + ids + " --steps 4 --out " + out);
+  test::CliResult res = test::run_cli("draft --model " + dir + "/target --draft " + dir + "/drafter --ids " + ids + " --steps 4 --threads 1 --out " + out);
   ASSERT_EQ(res.status, 0) << res.out;
   auto got = SafetensorsFile::open(out);
   const TensorInfo* di = got->find("draft_ids");
