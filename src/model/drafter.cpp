@@ -107,7 +107,8 @@ Drafter::Drafter(DrafterConfig config, std::shared_ptr<WeightSource> source, std
   const ModelConfig& c = config_.text;
   const int64_t h = c.hidden_size, HT = config_.backbone_hidden, V = c.vocab_size;
   weights_.core = bind_weights(c, *source_);
-  weights_.head = bind_matrix(*source_, "lm_head.weight", V, h, false);
+  // find() first: a random source would create the untied head on request.
+  if (source_->find("lm_head.weight")) weights_.head = bind_matrix(*source_, "lm_head.weight", V, h, true);
   if (weights_.head.empty()) weights_.head = weights_.core.embed;
   weights_.pre_projection = bind_matrix(*source_, "pre_projection.weight", h, 2 * HT, true);
   weights_.post_projection = bind_matrix(*source_, "post_projection.weight", HT, h, true);

@@ -88,6 +88,21 @@ class Drafter {
   std::vector<Rope> rope_;
 };
 
+// Random drafters that fit a target (demos, tests, benchmarks; drafter_random.cpp).
+struct DrafterShape {
+  int hidden = 256, ffn = 2048, layers = 4, heads = 4;
+  bool ordered = true;  // ordered embeddings with 2048 centroids (top 32), as the E2B/E4B assistants
+};
+// The assistant shape released with targets of this size (E2B/E4B: 256 wide with ordered embeddings;
+// larger targets: 1024 wide, 32 heads, a plain head, as the 31B assistant).
+DrafterShape drafter_shape_for(const ModelConfig& target);
+// A gemma4_assistant config.json for `target`: layers [sliding..., full], K/V geometry from the target.
+Json drafter_config_json(const ModelConfig& target, const DrafterShape& shape);
+// Random weights (type F32 or BF16) for a config; a random token ordering when ordered.
+std::unique_ptr<Drafter> random_drafter(const Json& config, WType type, uint64_t seed);
+// Writes config.json and model.safetensors (bf16) of a random drafter to `dir` (created if needed).
+void write_random_hf_drafter(const std::string& dir, const Json& config, uint64_t seed);
+
 // Loads a drafter from a Hugging Face folder (config.json of model_type gemma4_assistant + safetensors)
 // or a llama.cpp GGUF file (architecture gemma4-assistant).
 std::unique_ptr<Drafter> load_drafter(const std::string& path);
