@@ -314,6 +314,12 @@ const std::vector<std::string> kHfExtra = {"pre_projection.weight", "post_projec
 
 }  // namespace
 
+bool is_hf_drafter(const std::string& dir) {
+  if (!is_directory(dir) || !file_exists(dir + "/config.json")) return false;
+  const Json j = parse_json(read_text_file(dir + "/config.json"), dir + "/config.json");
+  return j.is_object() && j.value("model_type", Json()).is_string() && j["model_type"].get<std::string>() == "gemma4_assistant";
+}
+
 DrafterConfig read_drafter_config(const std::string& path) {
   if (is_directory(path)) {
     const std::string cfg = path + "/config.json";

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/convert.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 #include "model/weight_source.h"
@@ -78,6 +79,7 @@ class Drafter {
 
   int64_t parameter_count() const;
   size_t weight_bytes() const;
+  const WeightSource& source() const { return *source_; }
 
  private:
   void head_logits(const float* hn, float* logits) const;
@@ -111,5 +113,11 @@ DrafterConfig read_drafter_config(const std::string& path);
 // The GGUF forms of both (drafter_gguf.cpp).
 std::unique_ptr<Drafter> load_gguf_drafter(const std::string& path);
 DrafterConfig read_gguf_drafter_config(const std::string& path);
+// Is `dir` a Hugging Face drafter folder (config.json of model_type gemma4_assistant)?
+bool is_hf_drafter(const std::string& dir);
+// Writes the drafter as a llama.cpp gemma4-assistant GGUF with matrices of `type` (norms f32), tokenizer
+// metadata copied from `vocab` when given ("" for none).
+WriteReport write_drafter_gguf(const Drafter& drafter, const std::string& out, WType type, const std::string& name,
+                               const std::string& vocab);
 
 }  // namespace g4

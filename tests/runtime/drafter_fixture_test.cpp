@@ -12,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "core/json.h"
 #include "core/mapped_file.h"
+#include "formats/gguf.h"
 #include "formats/safetensors.h"
 #include "model/drafter.h"
 #include "runtime/speculative.h"
@@ -98,6 +99,37 @@ TEST_P(DrafterFixture, CliWritesTheContractTensors) {
   EXPECT_LT(test::rel_error(tensor_to_f32(*dl), ref.f32("draft_logits")), kTolerance);
   EXPECT_LT(test::rel_error(tensor_to_f32(*got->find("target_logits")), ref.f32("target_logits")), kTolerance);
   std::filesystem::remove(out);
+}
+
+TEST_P(DrafterFixture, GgufDrafterFromConvertMatchesTransformers) {
+  // convert writes llama.cpp's gemma4-assistant layout (bf16: lossless for these weights); quantize keeps
+  // the drafter's extra tensors (the I32 token ordering) intact.
+  const std::string dir = test::fixture(GetParam());
+  const std::string gguf = ::testing::TempDir() + "/drafter_" + GetParam() + ".gguf";
+  const std::string q8 = ::testing::TempDir() + "/drafter_" + GetParam() + "_q8.gguf";
+  test::CliResult conv = test::run_cli("convert --model " + dir + "/drafter --out " + gguf + " --quiet --threads 1");
+  ASSERT_EQ(conv.status, 0) << conv.out;
+  auto f = GgufFile::open(gguf);
+  EXPECT_EQ(f->get_string("general.architecture"), "gemma4-assistant");
+  EXPECT_TRUE(f->find_tensor("nextn.pre_projection.weight") && f->find_tensor("nextn.post_projection.weight"));
+  Reference ref = load_reference(dir);
+  auto target = load_model(dir + "/target");
+  auto drafter = load_drafter(gguf);
+  EXPECT_EQ(drafter->config().ordered_embeddings, std::string(GetParam()) == "g4-e4b-assistant");
+  const std::vector<int32_t> ids = ref.ids("input_ids");
+  auto cache = target->new_cache(int64_t(ids.size()) + 1, 512, KVType::F32);
+  DraftProcedure r = run_draft_procedure(*target, *drafter, *cache, ids, 4);
+  EXPECT_EQ(r.draft_ids, ref.ids("draft_ids"));
+  EXPECT_LT(test::rel_error(r.draft_logits, ref.f32("draft_logits")), kTolerance);
+
+  test::CliResult qr = test::run_cli("quantize --model " + gguf + " --type q8_0 --out " + q8 + " --quiet --threads 1");
+  ASSERT_EQ(qr.status, 0) << qr.out;
+  auto qd = load_drafter(q8);
+  EXPECT_NO_THROW(qd->check_compatible(target->config()));
+  EXPECT_EQ(qd->config().ordered_embeddings, drafter->config().ordered_embeddings);
+  EXPECT_EQ(qd->weights().token_ordering, drafter->weights().token_ordering);
+  std::filesystem::remove(gguf);
+  std::filesystem::remove(q8);
 }
 
 INSTANTIATE_TEST_SUITE_P(Assistants, DrafterFixture, ::testing::Values("g4-e4b-assistant", "g4-31b-assistant"));
