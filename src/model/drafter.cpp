@@ -73,8 +73,9 @@ DrafterConfig drafter_config_from_hf_json(const Json& root, const std::string& w
   const std::string tw = where + " (text_config)";
   if (json_int(text, "hidden_size_per_layer_input", 0, tw) != 0)
     throw Error(tw + ": a drafter has no per-layer embeddings (hidden_size_per_layer_input must be 0)");
-  if (text.value("enable_moe_block", false) == true) throw Error(tw + ": a drafter has no mixture of experts");
-  if (text.value("use_double_wide_mlp", false) == true) throw Error(tw + ": a drafter has no double-wide MLP");
+  auto flag_set = [&](const char* key) { return text.contains(key) && text[key].is_boolean() && text[key].get<bool>(); };
+  if (flag_set("enable_moe_block")) throw Error(tw + ": a drafter has no mixture of experts");
+  if (flag_set("use_double_wide_mlp")) throw Error(tw + ": a drafter has no double-wide MLP");
   // Every drafter layer reads the target's K/V: none has K/V of its own to share.
   text["model_type"] = "gemma4_text";
   text["num_kv_shared_layers"] = 0;
@@ -317,7 +318,7 @@ const std::vector<std::string> kHfExtra = {"pre_projection.weight", "post_projec
 bool is_hf_drafter(const std::string& dir) {
   if (!is_directory(dir) || !file_exists(dir + "/config.json")) return false;
   const Json j = parse_json(read_text_file(dir + "/config.json"), dir + "/config.json");
-  return j.is_object() && j.value("model_type", Json()).is_string() && j["model_type"].get<std::string>() == "gemma4_assistant";
+  return j.is_object() && j.contains("model_type") && j["model_type"].is_string() && j["model_type"].get<std::string>() == "gemma4_assistant";
 }
 
 DrafterConfig read_drafter_config(const std::string& path) {

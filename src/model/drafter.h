@@ -113,6 +113,8 @@ DrafterConfig read_drafter_config(const std::string& path);
 // The GGUF forms of both (drafter_gguf.cpp).
 std::unique_ptr<Drafter> load_gguf_drafter(const std::string& path);
 DrafterConfig read_gguf_drafter_config(const std::string& path);
+class GgufFile;
+DrafterConfig drafter_config_from_gguf(const GgufFile& f);  // throws g4::Error naming the key
 // Is `dir` a Hugging Face drafter folder (config.json of model_type gemma4_assistant)?
 bool is_hf_drafter(const std::string& dir);
 // Writes the drafter as a llama.cpp gemma4-assistant GGUF with matrices of `type` (norms f32), tokenizer

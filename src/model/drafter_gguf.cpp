@@ -25,7 +25,9 @@ namespace {
 constexpr const char* kArch = "gemma4-assistant";
 constexpr uint32_t kGgmlI32 = 26;
 
-DrafterConfig config_of(const GgufFile& f) {
+}  // namespace
+
+DrafterConfig drafter_config_from_gguf(const GgufFile& f) {
   const std::string arch = f.get_string("general.architecture", "");
   if (arch != kArch)
     throw Error("'" + f.path() + "': architecture '" + arch + "' is not a Gemma 4 drafter (expected gemma4-assistant)");
@@ -50,6 +52,8 @@ DrafterConfig config_of(const GgufFile& f) {
   }
   return d;
 }
+
+namespace {
 
 std::vector<int32_t> ordering_of(const GgufFile& f, const DrafterConfig& d) {
   if (!d.ordered_embeddings) return {};
@@ -131,11 +135,11 @@ void write_metadata(const Drafter& drafter, GgufWriter& w, const std::string& na
 
 }  // namespace
 
-DrafterConfig read_gguf_drafter_config(const std::string& path) { return config_of(*GgufFile::open(path)); }
+DrafterConfig read_gguf_drafter_config(const std::string& path) { return drafter_config_from_gguf(*GgufFile::open(path)); }
 
 std::unique_ptr<Drafter> load_gguf_drafter(const std::string& path) {
   std::shared_ptr<const GgufFile> file = GgufFile::open(path, default_load_mode());
-  DrafterConfig config = config_of(*file);
+  DrafterConfig config = drafter_config_from_gguf(*file);
   std::vector<int32_t> ordering = ordering_of(*file, config);
   std::shared_ptr<WeightSource> source = open_gguf_weights(file);
   return std::make_unique<Drafter>(std::move(config), std::move(source), std::move(ordering));
