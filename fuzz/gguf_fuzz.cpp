@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "model/drafter.h"
 #include "text/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,6 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       g->require_supported(t);
     } catch (const g4::Error&) {
     }
+  }
+  try {  // a gemma4-assistant drafter's configuration
+    g4::DrafterConfig d = g4::drafter_config_from_gguf(*g);
+    sink += size_t(d.backbone_hidden) + d.text.layers.size();
+  } catch (const g4::Error&) {
   }
   try {
     auto tok = g4::Tokenizer::load_gguf(*g);

@@ -9,6 +9,7 @@
 #include "cli/chat_common.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/draft_options.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 
@@ -26,6 +27,7 @@ int run_chat(int argc, char** argv) {
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true);
   g4::cli::add_chat_options(args);
   g4::cli::add_sampling_options(args);
+  g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
@@ -33,11 +35,14 @@ int run_chat(int argc, char** argv) {
   g4::cli::apply_load_option(args);
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
+  g4::cli::check_draft_options(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
+  g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
+  session.set_drafts(draft.drafts(), draft.draft_max);
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   struct sigaction sa {};
@@ -82,8 +87,9 @@ int run_chat(int argc, char** argv) {
                                      });
       std::printf("\n");
       std::fflush(stdout);
-      std::fprintf(stderr, "[%d tokens, %.1f tokens/s%s%s]\n", r.completion_tokens,
-                   r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, g_interrupted ? ", stopped" : "",
+      const std::string spec = draft.drafter ? ", " + g4::cli::speculative_summary(r.speculative) : "";
+      std::fprintf(stderr, "[%d tokens, %.1f tokens/s%s%s%s]\n", r.completion_tokens,
+                   r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, spec.c_str(), g_interrupted ? ", stopped" : "",
                    r.context_full ? ", stopped: the context is full (/reset, or a larger --ctx)" : "");
       if (r.dropped_turns > 0)
         std::fprintf(stderr, "[the context was full: the %d oldest turn%s of the conversation %s dropped]\n",

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/draft_options.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -20,6 +21,7 @@ int run_generate(int argc, char** argv) {
       .flag("ignore-eos", "keep going after end-of-generation tokens")
       .flag("json", "print {\"ids\":[...]} (generated ids only) as the last stdout line");
   g4::cli::add_sampling_options(args);
+  g4::cli::add_draft_options(args);
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
@@ -27,6 +29,7 @@ int run_generate(int argc, char** argv) {
   g4::cli::apply_thread_option(args);
   g4::cli::apply_load_option(args);
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
+  g4::cli::check_draft_options(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   const long long max_tokens = args.get_int("max-tokens");
   if (max_tokens < 0 || max_tokens > 1000000) throw g4::Error("--max-tokens must be between 0 and 1000000");
@@ -39,6 +42,9 @@ int run_generate(int argc, char** argv) {
   if (ctx < 1) throw g4::Error("--ctx must be at least 1");
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type);
   auto model = g4::load_model(args.get("model"));
+  g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *model);
+  req.drafts = draft.drafts();
+  req.draft_max = draft.draft_max;
   auto cache = model->new_cache(ctx, 512, kv_type);
   const bool json = args.has("json");
   g4::GenerationResult r = g4::generate(*model, *cache, req, [&](int32_t tok) {
@@ -49,13 +55,19 @@ int run_generate(int argc, char** argv) {
     return true;
   });
   if (json) {
-    std::printf("%s\n", g4::Json{{"ids", r.tokens}}.dump().c_str());
+    g4::Json out{{"ids", r.tokens}};
+    if (draft.drafter) {
+      out["drafted"] = r.speculative.drafted;
+      out["accepted"] = r.speculative.accepted;
+    }
+    std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");
   }
   double tps = r.decode_seconds > 0 ? double(r.tokens.size()) / r.decode_seconds : 0;
   std::fprintf(stderr, "prompt %d tokens in %.3f s, generated %zu tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
                r.prefill_seconds, r.tokens.size(), tps, r.finish_reason.c_str());
+  if (draft.drafter) std::fprintf(stderr, "speculative: %s\n", g4::cli::speculative_summary(r.speculative).c_str());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "cli/chat_common.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/draft_options.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 
@@ -15,6 +16,7 @@ int run_run(int argc, char** argv) {
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true).option("prompt", "TEXT", "the user's message", true).alias("p", "prompt");
   g4::cli::add_chat_options(args);
   g4::cli::add_sampling_options(args);
+  g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
   args.flag("stats", "print timing to stderr after the answer");
@@ -23,12 +25,15 @@ int run_run(int argc, char** argv) {
   g4::cli::apply_load_option(args);
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
+  g4::cli::check_draft_options(args);
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   if (ctx < 16) throw g4::Error("--ctx must be at least 16");
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
+  g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
+  session.set_drafts(draft.drafts(), draft.draft_max);
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   const bool show_reasoning = args.has("think");
@@ -45,6 +50,8 @@ int run_run(int argc, char** argv) {
     std::fprintf(stderr, "prompt: %d tokens in %.2f s; answer: %d tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
                  r.prefill_seconds, r.completion_tokens,
                  r.decode_seconds > 0 ? r.completion_tokens / r.decode_seconds : 0.0, g4::stop_reason_name(r.reason));
+  if (args.has("stats") && draft.drafter)
+    std::fprintf(stderr, "speculative: %s\n", g4::cli::speculative_summary(r.speculative).c_str());
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/draft_options.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "runtime/chat.h"
@@ -60,6 +61,7 @@ int run_serve(int argc, char** argv) {
       .flag("quiet", "do not log requests");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_sampling_options(args);
+  g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
@@ -86,6 +88,7 @@ int run_serve(int argc, char** argv) {
   const long long checkpoints = args.get_int("ctx-checkpoints");
   if (checkpoints < 0 || checkpoints > 64) throw g4::Error("--ctx-checkpoints must be between 0 and 64");
   o.scheduler.checkpoints = int(checkpoints);
+  g4::cli::check_draft_options(args);
   o.default_max_tokens = args.get_int("max-tokens");
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
@@ -110,6 +113,9 @@ int run_serve(int argc, char** argv) {
   if (int64_t(o.scheduler.ctx) > model->config().max_position_embeddings && model->config().max_position_embeddings > 0)
     std::fprintf(stderr, "warning: --ctx %lld exceeds the model's max_position_embeddings (%d)\n", ctx,
                  model->config().max_position_embeddings);
+  g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *model);
+  o.scheduler.drafts = draft.drafts();
+  o.scheduler.draft_max = draft.draft_max;
   std::shared_ptr<const g4::ChatFormat> chat = g4::ChatFormat::load(model_path);
   g4::server::ApiServer server(model, chat, o);
   server.start();

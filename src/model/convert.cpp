@@ -20,6 +20,7 @@
 #include "core/thread_pool.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
+#include "model/drafter.h"
 #include "model/gguf_config.h"
 #include "model/gguf_stream.h"
 #include "model/weight_source.h"
@@ -98,7 +99,8 @@ void encode_row(uint32_t type, const float* x, int64_t n, uint8_t* out) {
   }
 }
 
-size_t row_bytes(uint32_t type, int64_t cols) { return wtype_row_bytes(WType(type), cols); }
+// Any ggml type, integer tensors (a drafter's token ordering) included.
+size_t row_bytes(uint32_t type, int64_t cols) { return GgufWriter::tensor_nbytes(type, {cols}); }
 
 // One tensor to write: either f32 rows (encoded here) or ready-made bytes.
 struct OutTensor {
@@ -305,6 +307,9 @@ uint32_t gguf_tensor_type(const std::string& name, const std::vector<int64_t>& n
 
 // ---------------------------------------------------------------------------------------------
 WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
+  // An MTP drafter (gemma4_assistant) has its own architecture and writer (model/drafter_gguf.cpp).
+  if (is_hf_drafter(o.model_dir))
+    return write_drafter_gguf(*load_drafter(o.model_dir), o.out, o.type, model_name_of(o.model_dir), resolve_vocab(o.vocab));
   WriteReport report;
   const std::string cfg_path = o.model_dir + "/config.json";
   if (!file_exists(cfg_path)) throw Error("no config.json in '" + o.model_dir + "': expected a Hugging Face model folder");

@@ -25,6 +25,10 @@ const NamePair kGlobal[] = {
     {"embed_tokens_per_layer.weight", "per_layer_token_embd.weight"},
     {"per_layer_model_projection.weight", "per_layer_model_proj.weight"},
     {"per_layer_projection_norm.weight", "per_layer_proj_norm.weight"},
+    // The MTP drafter (gemma4-assistant).
+    {"pre_projection.weight", "nextn.pre_projection.weight"},
+    {"post_projection.weight", "nextn.post_projection.weight"},
+    {"masked_embedding.centroids.weight", "masked_embd_centroids.weight"},
 };
 
 const NamePair kLayer[] = {
@@ -148,10 +152,12 @@ std::vector<int> gguf_eog_ids(const GgufFile& f) {
 
 ModelConfig config_from_gguf(const GgufFile& f) {
   const std::string arch = f.get_string("general.architecture");
-  if (arch != "gemma4" && arch != "gemma3")
+  // gemma4-assistant: the MTP drafter's decoder (model/drafter_gguf.cpp reads the rest).
+  const bool drafter = arch == "gemma4-assistant";
+  if (arch != "gemma4" && arch != "gemma3" && !drafter)
     throw Error("'" + f.path() + "': architecture '" + arch + "' is not supported (supported: gemma4, gemma3)");
   const std::string p = arch + ".";
-  const bool g4 = arch == "gemma4";
+  const bool g4 = arch == "gemma4" || drafter;
   ModelConfig c;
   c.family = g4 ? Family::Gemma4 : Family::Gemma3;
   c.model_type = arch + " (gguf)";
@@ -200,7 +206,7 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   }
 
   // Gemma 4 specifics.
-  c.n_kv_shared_layers = g4 ? int(f.get_u32(p + "attention.shared_kv_layers", 0)) : 0;
+  c.n_kv_shared_layers = g4 && !drafter ? int(f.get_u32(p + "attention.shared_kv_layers", 0)) : 0;
   const int first_shared = L - c.n_kv_shared_layers;
   if (g4) {
     c.ple_dim = int(f.get_u32(p + "embedding_length_per_layer_input", 0));

@@ -391,7 +391,7 @@ void Model::forward(std::vector<BatchItem>& batch) const {
       hn.resize(at + size_t(rows * H));
       for (int64_t r = 0; r < rows; ++r)
         ops::rms_norm(h.data() + (t0 + first + r) * H, weights_.final_norm.data(), H, eps, hn.data() + at + r * H);
-      if (item.hidden) item.hidden->assign(hn.end() - H, hn.end());
+      if (item.hidden) item.hidden->assign(hn.end() - rows * H, hn.end());
       if (!item.logits) hn.resize(at);
     }
     t0 += n;
@@ -415,8 +415,9 @@ void Model::forward(std::vector<BatchItem>& batch) const {
 }
 
 std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits,
-                                  const ActivationSink* sink) const {
-  std::vector<float> out, chunk_logits;
+                                  const ActivationSink* sink, std::vector<float>* hidden) const {
+  std::vector<float> out, chunk_logits, chunk_hidden;
+  if (hidden) hidden->clear();
   const int chunk = cache.max_chunk();
   for (size_t start = 0; start < ids.size(); start += size_t(chunk)) {
     const int n = int(std::min(ids.size() - start, size_t(chunk)));
@@ -427,9 +428,12 @@ std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& id
     batch[0].all_logits = all_logits;
     batch[0].logits = &chunk_logits;
     batch[0].sink = sink;
+    batch[0].hidden = hidden ? &chunk_hidden : nullptr;
     forward(batch);
     if (all_logits) out.insert(out.end(), chunk_logits.begin(), chunk_logits.end());
     else if (start + size_t(n) == ids.size()) out = chunk_logits;
+    if (hidden && (all_logits || start + size_t(n) == ids.size()))
+      hidden->insert(hidden->end(), chunk_hidden.begin(), chunk_hidden.end());
   }
   return out;
 }

@@ -26,7 +26,9 @@ struct BatchItem {
   bool all_logits = false;               // logits for every token (else the last one only)
   std::vector<float>* logits = nullptr;  // out: [all_logits ? n_tokens : 1, vocab]; may be null
   const ActivationSink* sink = nullptr;  // optional
-  std::vector<float>* hidden = nullptr;  // out (optional): final-norm hidden state of the last token [H]
+  // out (optional): final-norm hidden state of the last token [H], or of every token [n_tokens, H] when
+  // all_logits (what a speculative drafter continues from).
+  std::vector<float>* hidden = nullptr;
 };
 
 class Model {
@@ -42,9 +44,10 @@ class Model {
   void forward(std::vector<BatchItem>& batch) const;
 
   // Feeds `ids` through the cache in chunks of cache.max_chunk(); returns the last token's logits
-  // (or every token's when all_logits).
+  // (or every token's when all_logits). `hidden` (optional) receives the final-norm hidden states the
+  // same way (the last token's, or every token's when all_logits).
   std::vector<float> prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits = false,
-                             const ActivationSink* sink = nullptr) const;
+                             const ActivationSink* sink = nullptr, std::vector<float>* hidden = nullptr) const;
 
   // A cache storing keys and values as `types` (f16 by default; KVType::F32 for exact comparisons with
   // reference activations: attention then multiplies in f32 too), keeping `checkpoints` sliding-window

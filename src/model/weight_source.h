@@ -3,6 +3,7 @@
 // text-decoder names without their prefix ("layers.3.self_attn.q_proj.weight", "embed_tokens.weight"),
 // shapes in PyTorch order. A GGUF source maps llama.cpp's names onto these.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ class WeightSource {
 // under "model.language_model." (multimodal wrapper) or "model." (text-only export). Other tensors
 // (vision, audio, lm_head) are ignored. Files are memory-mapped.
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
+// The same, keeping the `extra` tensors that sit beside the decoder (the MTP drafter's projections) under
+// their full names; integer tensors among them are read into `integers` instead.
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std::vector<std::string>& extra,
+                                              std::map<std::string, std::vector<int64_t>>* integers);
 
 // Random weights of whatever shapes are asked for (bf16 or f32), deterministic for a seed: norm
 // weights and scales near 1, matrices with variance 1/fan_in. For demo models and benchmarks.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -22,7 +23,8 @@ bool to_wtype(DType d, WType* out) {
 
 class HfWeightSource : public WeightSource {
  public:
-  explicit HfWeightSource(std::string dir) : dir_(std::move(dir)) {}
+  HfWeightSource(std::string dir, std::vector<std::string> extra, std::map<std::string, std::vector<int64_t>>* integers)
+      : dir_(std::move(dir)), extra_(std::move(extra)), integers_(integers) {}
 
   void add_file(const std::string& path) {
     auto f = SafetensorsFile::open(path, default_load_mode());
@@ -40,8 +42,13 @@ class HfWeightSource : public WeightSource {
       throw Error("no text-decoder embedding ('model.embed_tokens.weight' or 'model.language_model.embed_tokens.weight') in " + dir_ +
                   ": is this a Gemma checkpoint?");
     for (const auto& [name, t] : all_) {
-      if (name.compare(0, prefix.size(), prefix) != 0) continue;
-      std::string key = name.substr(prefix.size());
+      const bool extra = std::find(extra_.begin(), extra_.end(), name) != extra_.end();
+      if (extra && (t->dtype == DType::I64 || t->dtype == DType::I32) && integers_) {
+        (*integers_)[name] = tensor_to_i64(*t);
+        continue;
+      }
+      if (!extra && name.compare(0, prefix.size(), prefix) != 0) continue;
+      std::string key = extra ? name : name.substr(prefix.size());
       SourceTensor s;
       s.name = name;
       s.shape = t->shape;
@@ -62,6 +69,8 @@ class HfWeightSource : public WeightSource {
 
  private:
   std::string dir_;
+  std::vector<std::string> extra_;
+  std::map<std::string, std::vector<int64_t>>* integers_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorInfo*> all_;
   std::map<std::string, SourceTensor> tensors_;
@@ -69,8 +78,11 @@ class HfWeightSource : public WeightSource {
 
 }  // namespace
 
-std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) {
-  auto src = std::make_unique<HfWeightSource>(dir);
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) { return open_hf_weights(dir, {}, nullptr); }
+
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std::vector<std::string>& extra,
+                                              std::map<std::string, std::vector<int64_t>>* integers) {
+  auto src = std::make_unique<HfWeightSource>(dir, extra, integers);
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   if (file_exists(index)) {

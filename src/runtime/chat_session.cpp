@@ -70,26 +70,40 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
   Sampler sampler(sampling);
   std::vector<int32_t> history(prompt);
 
+  Decoder decoder(model_, seq_.cache(), sampler, drafts_, draft_max_);
   auto t0 = clock::now();
-  std::vector<float> logits = model_.prefill(seq_.cache(), rest);
+  decoder.prefill(rest);
   seq_.appended(rest.data(), rest.size());
   seq_.prompt_done();
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
-  const int32_t V = model_.config().vocab_size;
   bool keep = true;
-  while (keep && budget > 0) {
-    int32_t tok = sampler.sample(logits.data(), V, history);
-    history.push_back(tok);
-    ++r.completion_tokens;
-    AnswerStream::Delta d = stream.push(tok);
-    r.reasoning += d.reasoning;
-    r.content += d.content;
-    keep = on_delta ? on_delta(d) : true;
-    if (d.stop || !keep) break;
-    logits = model_.prefill(seq_.cache(), {tok});
-    seq_.appended(tok);
+  int32_t fed_last = -1;  // the last token returned: not in the cache yet
+  while (keep && r.completion_tokens < budget) {
+    const size_t before = size_t(seq_.cache().n_past());
+    const std::vector<int32_t> toks = decoder.next(history, budget - r.completion_tokens);
+    // What entered the cache: the previous last token and every returned one but the last.
+    std::vector<int32_t> entered;
+    if (fed_last >= 0) entered.push_back(fed_last);
+    entered.insert(entered.end(), toks.begin(), toks.end() - 1);
+    entered.resize(size_t(seq_.cache().n_past()) - before);
+    seq_.appended(entered.data(), entered.size());
+    fed_last = toks.back();
+    for (size_t j = 0; j < toks.size(); ++j) {
+      ++r.completion_tokens;
+      AnswerStream::Delta d = stream.push(toks[j]);
+      r.reasoning += d.reasoning;
+      r.content += d.content;
+      keep = on_delta ? on_delta(d) : true;
+      if (d.stop || !keep) {
+        decoder.drop_unused(int(j) + 1);
+        seq_.truncate(size_t(seq_.cache().n_past()));
+        keep = false;
+        break;
+      }
+    }
   }
+  r.speculative = decoder.stats();
   AnswerStream::Delta last = stream.finish();
   r.reasoning += last.reasoning;
   r.content += last.content;

@@ -19,6 +19,7 @@
 #include "runtime/chat.h"
 #include "runtime/sampler.h"
 #include "runtime/sequence_cache.h"
+#include "runtime/speculative.h"
 
 namespace g4 {
 
@@ -32,6 +33,7 @@ struct TurnResult {
   bool context_full = false;   // the answer stopped because the context was full
   double prefill_seconds = 0, decode_seconds = 0;
   StopReason reason = StopReason::None;
+  SpeculativeStats speculative;  // with drafts (set_drafts)
 };
 
 enum class ContextPolicy { DropOldest, Refuse };
@@ -48,6 +50,11 @@ class ChatSession {
   bool thinking() const { return thinking_; }
   void set_tools(Json tools) { tools_ = std::move(tools); }
   void set_context_policy(ContextPolicy p) { policy_ = p; }
+  // Speculative decoding: up to draft_max tokens from `drafts` per target pass (nullptr: off).
+  void set_drafts(DraftSource* drafts, int draft_max) {
+    drafts_ = drafts;
+    draft_max_ = draft_max;
+  }
   void reset();  // forget the conversation (the system prompt stays)
 
   // Streams one answer to `user_text`. on_delta returns false to stop early (e.g. Ctrl-C); the partial
@@ -71,6 +78,8 @@ class ChatSession {
   Json tools_ = Json::array();
   std::string system_;
   bool thinking_ = false;
+  DraftSource* drafts_ = nullptr;
+  int draft_max_ = 0;
 };
 
 }  // namespace g4

@@ -16,28 +16,31 @@ GenerationResult generate(const Model& model, KVCache& cache, const GenerationRe
   Sampler sampler(req.sampling);
   std::vector<int32_t> eog = req.eog_ids;
   if (eog.empty()) for (int id : model.config().eog_ids) eog.push_back(id);
-  const int32_t V = model.config().vocab_size;
   std::vector<int32_t> history(req.prompt);
+  Decoder decoder(model, cache, sampler, req.drafts, req.draft_max);
 
   auto t0 = clock::now();
-  std::vector<float> logits = model.prefill(cache, req.prompt);
+  decoder.prefill(req.prompt);
   auto t1 = clock::now();
   result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   result.finish_reason = "length";
-  for (int i = 0; i < req.max_tokens; ++i) {
-    int32_t next = sampler.sample(logits.data(), V, history);
-    result.tokens.push_back(next);
-    history.push_back(next);
-    bool is_eog = std::find(eog.begin(), eog.end(), next) != eog.end();
-    bool keep_going = on_token ? on_token(next) : true;
-    if ((is_eog && !req.ignore_eos) || !keep_going) {
-      result.finish_reason = "stop";
-      break;
+  bool done = false;
+  while (!done && int(result.tokens.size()) < req.max_tokens) {
+    const std::vector<int32_t> toks = decoder.next(history, req.max_tokens - int(result.tokens.size()));
+    for (size_t j = 0; j < toks.size() && !done; ++j) {
+      const int32_t tok = toks[j];
+      result.tokens.push_back(tok);
+      const bool is_eog = std::find(eog.begin(), eog.end(), tok) != eog.end();
+      const bool keep_going = on_token ? on_token(tok) : true;
+      if ((is_eog && !req.ignore_eos) || !keep_going) {
+        result.finish_reason = "stop";
+        decoder.drop_unused(int(j) + 1);
+        done = true;
+      }
     }
-    if (i + 1 == req.max_tokens) break;
-    logits = model.prefill(cache, {next});
   }
   result.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  result.speculative = decoder.stats();
   return result;
 }
 

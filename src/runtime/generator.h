@@ -9,6 +9,7 @@
 
 #include "model/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
 
 namespace g4 {
 
@@ -18,6 +19,9 @@ struct GenerationRequest {
   SamplingParams sampling;
   bool ignore_eos = false;
   std::vector<int32_t> eog_ids;              // end-of-generation ids (empty: the model's)
+  // Speculative decoding (runtime/speculative.h): proposals of up to draft_max tokens per target pass.
+  DraftSource* drafts = nullptr;
+  int draft_max = 4;
 };
 
 struct GenerationResult {
@@ -25,6 +29,7 @@ struct GenerationResult {
   std::string finish_reason;                 // "stop" (EOG or callback) or "length"
   int prompt_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;
+  SpeculativeStats speculative;              // drafted / accepted (zero without drafts)
 };
 
 // Called with each new token; return false to stop after it.

@@ -32,6 +32,11 @@ class SequenceCache {
   // Records tokens just fed through the cache (the model advanced it by the same count).
   void appended(const int32_t* ids, size_t n);
   void appended(int32_t id) { appended(&id, 1); }
+  // Rolls back to the first n tokens (speculative decoding drops rejected drafts; at most a chunk).
+  void truncate(size_t n) {
+    cache_->truncate(int64_t(n));
+    tokens_.resize(n);
+  }
   // The prompt is in: remember the sliding windows here (see KVCache::checkpoint).
   void prompt_done() { cache_->checkpoint(); }
   void clear();

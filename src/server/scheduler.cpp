@@ -66,6 +66,10 @@ struct Scheduler::Seq {
   std::vector<TokenLogprobs> logprobs;    // generated since the last event
   std::vector<uint8_t> mask;
   bool done = false;
+  // Speculative decoding: the target's hidden state at the cache's last position, what goes through the
+  // next pass (the pending token, then the drafts), and that pass's logits and hidden states per row.
+  std::vector<float> hidden, rows, hidden_rows;
+  std::vector<int32_t> feed;
 };
 
 Scheduler::Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokenizer, SchedulerOptions options)
@@ -330,6 +334,58 @@ bool Scheduler::sample(Seq& s) {
   return true;
 }
 
+void Scheduler::add_drafts(Seq& s, BatchItem& it) {
+  const KVCache& cache = s.slot->seq.cache();
+  it.hidden = &s.hidden;
+  if (s.hidden.size() != size_t(model_.config().hidden_size)) return;
+  // At most: the budget left (a draft past it would be thrown away), the context, one chunk with room
+  // for the drafter's window after rolling back (see Decoder::next).
+  int64_t k = std::min<int64_t>({int64_t(opt_.draft_max), opt_.ctx - cache.n_past() - 1, int64_t(cache.max_chunk()) - 2});
+  if (s.req.stop.max_tokens >= 0) k = std::min<int64_t>(k, int64_t(s.req.stop.max_tokens) - int64_t(s.generated.size()) - 1);
+  if (k <= 0) return;
+  std::vector<int32_t> drafts;
+  try {
+    drafts = opt_.drafts->propose(cache, s.generated, s.hidden, int(k));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "scheduler: drafting failed (%s); decoding without drafts\n", e.what());
+    return;
+  }
+  if (drafts.size() > size_t(k)) drafts.resize(size_t(k));
+  for (int32_t d : drafts)
+    if (d < 0 || d >= vocab_) return;
+  if (drafts.empty()) return;
+  s.feed.assign(1, s.pending);
+  s.feed.insert(s.feed.end(), drafts.begin(), drafts.end());
+  it.ids = s.feed.data();
+  it.n_tokens = int(s.feed.size());
+  it.all_logits = true;
+  it.logits = &s.rows;
+  it.hidden = &s.hidden_rows;
+}
+
+int Scheduler::verify(Seq& s, const BatchItem& it) {
+  // Rows are sampled in order while the drafts agree with what was sampled (runtime/speculative.h: the
+  // output is the target's, greedy or sampled); the cache keeps the pending token and the kept drafts.
+  Slot* slot = s.slot;
+  const int64_t keep_base = slot->seq.cache().n_past() - it.n_tokens + 1;
+  s.pending = -1;
+  int generated = 0, accepted = 0;
+  for (int r = 0; r < it.n_tokens; ++r) {
+    s.logits.assign(s.rows.begin() + int64_t(r) * vocab_, s.rows.begin() + int64_t(r + 1) * vocab_);
+    if (!sample(s)) break;
+    ++generated;
+    if (s.done || r + 1 == it.n_tokens || s.generated.back() != s.feed[size_t(r + 1)]) break;
+    ++accepted;
+  }
+  if (slot->seq.cache().n_past() >= keep_base + accepted) slot->seq.truncate(size_t(keep_base + accepted));
+  const int64_t H = model_.config().hidden_size;
+  s.hidden.assign(s.hidden_rows.begin() + accepted * H, s.hidden_rows.begin() + (accepted + 1) * H);
+  std::lock_guard<std::mutex> lk(mu_);
+  stats_.drafted_tokens += it.n_tokens - 1;
+  stats_.accepted_tokens += accepted;
+  return generated;
+}
+
 int Scheduler::fork_group(Seq& leader) {
   // The leader's cache holds exactly the prompt now, and leader.logits are the logits after it.
   std::vector<std::unique_ptr<Seq>> forks;
@@ -361,6 +417,7 @@ int Scheduler::fork_group(Seq& leader) {
     f->n_fed = f->req.prompt.size();
     f->cached = int(f->req.prompt.size());
     f->logits = leader.logits;
+    f->hidden = leader.hidden;
     {
       std::lock_guard<std::mutex> lk(mu_);
       stats_.prompt_tokens += int64_t(f->req.prompt.size());
@@ -400,10 +457,11 @@ bool Scheduler::step() {
     it.ids = &s.pending;
     it.n_tokens = 1;
     it.logits = &s.logits;
+    if (opt_.drafts && opt_.draft_max > 0) add_drafts(s, it);
     batch.push_back(it);
     owners.push_back(&s);
-    fed.push_back(1);
-    ++decode_tokens;
+    fed.push_back(it.n_tokens);
+    decode_tokens += it.n_tokens;
   }
   // Prefill chunks, oldest request first, within the per-step budget.
   int budget = opt_.prefill_chunk;
@@ -421,6 +479,7 @@ bool Scheduler::step() {
     if (last) {
       if (s.logits.size() != size_t(vocab_)) s.logits.resize(size_t(vocab_));
       it.logits = &s.logits;
+      if (opt_.drafts && opt_.draft_max > 0) it.hidden = &s.hidden;  // where drafting starts
     }
     batch.push_back(it);
     owners.push_back(&s);
@@ -464,6 +523,10 @@ bool Scheduler::step() {
     if (failed[i]) continue;
     Seq& s = *owners[i];
     s.slot->seq.appended(batch[i].ids, size_t(fed[i]));
+    if (s.pending >= 0 && batch[i].n_tokens > 1) {  // drafts to verify
+      generated += verify(s, batch[i]);
+      continue;
+    }
     if (s.pending >= 0) {
       s.pending = -1;
     } else {

@@ -32,6 +32,7 @@
 #include "model/model.h"
 #include "runtime/chat.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
 #include "runtime/stop.h"
 #include "text/tokenizer.h"
 
@@ -112,6 +113,10 @@ struct SchedulerOptions {
   bool batching = true;      // false: every sequence gets its own forward pass (for comparison)
   KVTypes kv_type;               // storage of every slot's KV cache (keys, values)
   int checkpoints = 2;       // sliding-window checkpoints per slot (prefix reuse past a ring; see KVCache)
+  // Speculative decoding: each generating sequence verifies up to draft_max drafted tokens per step
+  // (runtime/speculative.h); the source must outlive the scheduler. nullptr: one token per step.
+  DraftSource* drafts = nullptr;
+  int draft_max = 0;
 };
 
 struct SchedulerStats {
@@ -130,6 +135,7 @@ struct SchedulerStats {
   double generation_tokens_per_second = 0;  // over the last 10 seconds
   double prompt_tokens_per_second = 0;      // computed prompt tokens, last 10 seconds
   double busy_seconds = 0;                  // engine time spent in steps
+  int64_t drafted_tokens = 0, accepted_tokens = 0;  // speculative decoding
 };
 
 class Scheduler {
@@ -155,6 +161,8 @@ class Scheduler {
   void admit();
   void finish(Seq& s, const std::string& reason, const std::string& error = "");
   bool sample(Seq& s);  // true when a token was generated
+  int verify(Seq& s, const BatchItem& item);  // samples a drafted step's rows; returns tokens generated
+  void add_drafts(Seq& s, BatchItem& item);   // the pending token plus drafts, into item
   int fork_group(Seq& leader);  // starts the choices waiting for the leader's prompt; returns tokens generated
   void note_rate(std::deque<std::pair<double, int64_t>>& window, int64_t n, double now);
 

@@ -229,6 +229,10 @@ std::string ApiServer::metrics_text() const {
   metric("g4_generation_tokens_total", "counter", "Generated tokens (tokens out).", double(s.generated_tokens));
   metric("g4_forward_passes_total", "counter", "Forward passes run.", double(s.forward_passes));
   metric("g4_batch_tokens_total", "counter", "Tokens through forward passes.", double(s.batch_tokens));
+  metric("g4_draft_tokens_total", "counter", "Tokens proposed by the drafter and verified (--draft).", double(s.drafted_tokens));
+  metric("g4_draft_accepted_tokens_total", "counter", "Drafted tokens the target kept.", double(s.accepted_tokens));
+  metric("g4_draft_acceptance_ratio", "gauge", "draft_accepted_tokens_total / draft_tokens_total.",
+         s.drafted_tokens > 0 ? double(s.accepted_tokens) / double(s.drafted_tokens) : 0.0);
   metric("g4_engine_busy_seconds_total", "counter", "Time the engine spent in steps.", s.busy_seconds);
   metric("g4_queue_depth", "gauge", "Requests waiting for a slot.", double(s.queued));
   metric("g4_running_sequences", "gauge", "Sequences prefilling or generating.", double(s.running));
