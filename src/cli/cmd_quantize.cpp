@@ -13,7 +13,7 @@ namespace {
 int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
   args.option("model", "FILE", "input .gguf file", true)
-      .option("type", "T", "target type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", true)
+      .option("type", "T", "target type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4", true)
       .option("out", "FILE", "output .gguf file", true)
       .flag("quiet", "no progress bar");
   g4::cli::add_thread_option(args);

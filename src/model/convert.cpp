@@ -198,6 +198,8 @@ uint32_t fallback_type(WType target, int64_t ne0) {
   if (ne0 % blk == 0) return uint32_t(target);
   uint32_t t = uint32_t(target);
   if (target == WType::Q4_K || target == WType::Q5_K || target == WType::Q6_K) t = uint32_t(WType::Q8_0);
+  // llama-quantize's fallback for the low-bit super-block types: IQ4_NL (32-value blocks).
+  if (target == WType::Q2_K || target == WType::Q3_K || target == WType::IQ4_XS) t = uint32_t(WType::IQ4_NL);
   if (ne0 % wtype_info(WType(t)).block_elems != 0) t = uint32_t(WType::F16);
   return t;
 }
@@ -279,7 +281,16 @@ WType parse_wtype(const std::string& s0) {
   if (s == "q4_k" || s == "q4_k_s" || s == "q4_k_m") return WType::Q4_K;
   if (s == "q5_k" || s == "q5_k_s" || s == "q5_k_m") return WType::Q5_K;
   if (s == "q6_k") return WType::Q6_K;
-  throw Error("unknown tensor type '" + s0 + "' (supported: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+  if (s == "q4_1") return WType::Q4_1;
+  if (s == "q5_0") return WType::Q5_0;
+  if (s == "q5_1") return WType::Q5_1;
+  if (s == "q2_k") return WType::Q2_K;
+  if (s == "q3_k" || s == "q3_k_s") return WType::Q3_K;
+  if (s == "iq4_nl") return WType::IQ4_NL;
+  if (s == "iq4_xs") return WType::IQ4_XS;
+  if (s == "mxfp4") return WType::MXFP4;
+  throw Error("unknown tensor type '" + s0 + "' (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, "
+              "q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4)");
 }
 
 std::string wtype_lower_name(WType t) {

@@ -96,6 +96,7 @@ Isa active_isa() {
 MatmulPath matmul_path(WType t, size_t n_tokens) {
   const Isa isa = active_isa();
   if (isa == Isa::Scalar) return MatmulPath::Scalar;
+  if (!impl::has_direct_kernels(t)) return MatmulPath::DequantTiles;
   if (is_float_type(t))
     return isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens ? MatmulPath::FloatGemm : MatmulPath::Rows;
   switch (int_gemm_for(isa, t, n_tokens)) {
@@ -113,12 +114,14 @@ const char* matmul_path_name(MatmulPath p) {
     case MatmulPath::FloatGemm: return "float-gemm";
     case MatmulPath::VnniInt8Gemm: return "vnni-int8-gemm";
     case MatmulPath::AmxInt8Gemm: return "amx-int8-gemm";
+    case MatmulPath::DequantTiles: return "dequant-tiles";
   }
   return "?";
 }
 
 void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y) {
   check(!is_float_type(w.type), "matmul_q8_scalar: weight type is not quantized");
+  check(impl::has_direct_kernels(w.type), std::string("matmul_q8_scalar: no integer kernels for ") + wtype_info(w.type).name);
   impl::matmul_q8_scalar_impl(w, x, n_tokens, y);
 }
 
@@ -193,6 +196,7 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
   const Isa isa = active_isa();
   const int64_t rows = w.rows;
   if (isa == Isa::Scalar || w.cols == 0) return matmul_f32_accum(w, x, n_tokens, y, pool);
+  if (!impl::has_direct_kernels(w.type)) return impl::matmul_dequant_tiles(w, x, n_tokens, y, isa, pool);
   const bool quant = !is_float_type(w.type);
   if (!quant && isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens) {
     pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
@@ -229,7 +233,7 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   if (total_rows == 0) return;
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
-  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0;
+  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0 && impl::has_direct_kernels(w0.type);
   if (!shared_path) {
     for (const MatmulOut& o : list)
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);
