@@ -547,7 +547,15 @@ uint32_t GgufFile::get_u32(const std::string& key) const {
 
 int64_t GgufFile::get_i64(const std::string& key) const { return get(key).as_i64(what_key(path_, key)); }
 uint64_t GgufFile::get_u64(const std::string& key) const { return get(key).as_u64(what_key(path_, key)); }
-float GgufFile::get_f32(const std::string& key) const { return float(get(key).as_f64(what_key(path_, key))); }
+// A float key must hold a float: an integer or anything else there is a file written wrongly, refused by
+// name rather than reinterpreted (llama.cpp refuses it too).
+float GgufFile::get_f32(const std::string& key) const {
+  const GgufValue& v = get(key);
+  if (!v.is_float())
+    throw Error(what_key(path_, key) + " is " + (v.is_array() ? "an array" : std::string("a ") + gguf_type_name(v.type)) +
+                ", expected a float (f32)");
+  return float(v.as_f64(what_key(path_, key)));
+}
 bool GgufFile::get_bool(const std::string& key) const { return get(key).as_bool(what_key(path_, key)); }
 
 std::string GgufFile::get_string(const std::string& key, const std::string& def) const {
@@ -576,8 +584,11 @@ std::vector<int64_t> GgufFile::get_array_ints(const std::string& key) const {
 
 std::vector<float> GgufFile::get_array_floats(const std::string& key) const {
   const GgufValue& v = get(key);
-  if (!v.is_array() || gguf_scalar_size(v.elem_type()) == 0)
-    throw Error(what_key(path_, key) + " is not an array of numbers");
+  if (!v.is_array() || (v.elem_type() != GgufType::F32 && v.elem_type() != GgufType::F64))
+    throw Error(what_key(path_, key) + " is " +
+                (v.is_array() ? std::string("an array of ") + gguf_type_name(v.elem_type())
+                              : std::string("a ") + gguf_type_name(v.type)) +
+                ", expected an array of f32");
   std::vector<float> out(size_t(v.size()));
   for (uint64_t i = 0; i < v.size(); ++i) out[i] = float(v.float_at(i));
   return out;

@@ -128,7 +128,7 @@ class GgufFile {
   uint32_t get_u32(const std::string& key) const;  // any integer type whose value fits
   int64_t get_i64(const std::string& key) const;
   uint64_t get_u64(const std::string& key) const;
-  float get_f32(const std::string& key) const;     // any number
+  float get_f32(const std::string& key) const;     // f32 or f64 (an integer there is an error naming the key)
   bool get_bool(const std::string& key) const;
   // With defaults, for optional keys (a present key of the wrong type still throws).
   std::string get_string(const std::string& key, const std::string& def) const;
@@ -139,7 +139,7 @@ class GgufFile {
   // Arrays (throw when the key is absent or not an array of that kind).
   std::vector<std::string_view> get_array_strings(const std::string& key) const;
   std::vector<int64_t> get_array_ints(const std::string& key) const;
-  std::vector<float> get_array_floats(const std::string& key) const;  // any numeric array
+  std::vector<float> get_array_floats(const std::string& key) const;  // arrays of f32 or f64 only
 
   // Tensors, in file order.
   const std::vector<GgufTensor>& tensors() const { return tensors_; }

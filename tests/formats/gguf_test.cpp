@@ -167,7 +167,7 @@ TEST(Gguf, WriterReaderRoundTrip) {
     EXPECT_THROW(g->get_u32("i8"), Error);   // negative
     EXPECT_EQ(g->get_f32("f32"), 1.5f);
     EXPECT_EQ(g->get("f64").as_f64(), -2.25);
-    EXPECT_EQ(g->get_f32("u16"), 60000.0f);  // integers read as floats
+    EXPECT_THROW(g->get_f32("u16"), Error);  // an integer is not read as a float
     EXPECT_TRUE(g->get_bool("bool"));
     EXPECT_EQ(g->get_string("empty"), "");
     EXPECT_EQ(g->get_string("nul"), std::string("a\0b", 3));
@@ -306,6 +306,41 @@ TEST(Gguf, CorruptHeadersAreClearErrors) {
   expect_parse_error(Raw().header(1, 0).tensor("t", {8}, 0, 0).b, "ends before its data section");
   expect_parse_error(Raw().header(2, 0).tensor("t", {16}, 0, 0).tensor("u", {8}, 0, 32).pad().zeros(96).b, "overlap");
   expect_parse_error(Raw().header(2, 0).tensor("t", {8}, 0, 0).tensor("t", {8}, 0, 32).pad().zeros(64).b, "appears twice");
+}
+
+// A metadata value of the wrong type is an error naming the key, never reinterpreted: an array of u8 where
+// an f32 array is expected, a string or an array where an integer is, an integer where a float is.
+TEST(Gguf, WrongValueTypesAreErrorsNamingTheKey) {
+  GgufWriter w;
+  w.set("tokenizer.ggml.scores", GgufValue::int_array(GgufType::U8, {1, 2, 3}));
+  w.set("good.scores", GgufValue::float_array(GgufType::F32, {0.5, 1.5}));
+  w.set_string("gemma4.block_count", "35");
+  w.set("gemma4.context_length", GgufValue::int_array(GgufType::U32, {4096}));
+  w.set_u32("gemma4.rope.freq_base", 10000);
+  w.set_f32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
+  const std::vector<uint8_t> img = w.serialize();
+  auto f = GgufFile::parse(img.data(), img.size(), "typed.gguf");
+  auto expect_error = [](const auto& call, const std::string& key, const std::string& fragment) {
+    try {
+      call();
+      ADD_FAILURE() << key << ": no error";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("'" + key + "'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+    }
+  };
+  expect_error([&] { f->get_array_floats("tokenizer.ggml.scores"); }, "tokenizer.ggml.scores", "array of u8");
+  expect_error([&] { f->get_u32("gemma4.block_count"); }, "gemma4.block_count", "expected an integer");
+  expect_error([&] { f->get_i64("gemma4.block_count", 3); }, "gemma4.block_count", "expected an integer");
+  expect_error([&] { f->get_u32("gemma4.context_length"); }, "gemma4.context_length", "expected an integer");
+  expect_error([&] { f->get_f32("gemma4.rope.freq_base"); }, "gemma4.rope.freq_base", "expected a float");
+  expect_error([&] { f->get_f32("gemma4.rope.freq_base", 1.0f); }, "gemma4.rope.freq_base", "expected a float");
+  expect_error([&] { f->get_string("gemma4.attention.layer_norm_rms_epsilon"); },
+               "gemma4.attention.layer_norm_rms_epsilon", "expected a string");
+  // The right types still read.
+  EXPECT_EQ(f->get_array_floats("good.scores"), (std::vector<float>{0.5f, 1.5f}));
+  EXPECT_FLOAT_EQ(f->get_f32("gemma4.attention.layer_norm_rms_epsilon"), 1e-6f);
 }
 
 // The tensor-type table lives in core (below formats and quant): every published type is known with
