@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/kernels_impl.h"
+#include "quant/kernels_more.h"
 
 namespace g4::kernels {
 
@@ -26,6 +27,13 @@ constexpr size_t kInt8GemmMinTokens = 5;
 // AMX-INT8 instead of the VNNI GEMM from this many tokens: below two whole 16-token tiles the tile unit
 // does not beat VNNI (measured with matmul_bench).
 constexpr size_t kAmxGemmMinTokens = 32;
+
+// Types with kernels_more.h's matrix-vector kernels use them for up to 4 tokens (decoding); more tokens
+// multiply f32 tiles of dequantized rows, which dequantize each weight once per call.
+bool more_rows(WType t, size_t n_tokens) { return impl::has_more_kernels(t) && n_tokens <= 4; }
+
+// Whether t is multiplied by f32 tiles of dequantized rows (MatmulPath::DequantTiles) for n_tokens.
+bool dequant_tiles(WType t, size_t n_tokens) { return !impl::has_direct_kernels(t) && !more_rows(t, n_tokens); }
 
 enum class IntGemm { None, Vnni, Amx };
 
@@ -96,7 +104,7 @@ Isa active_isa() {
 MatmulPath matmul_path(WType t, size_t n_tokens) {
   const Isa isa = active_isa();
   if (isa == Isa::Scalar) return MatmulPath::Scalar;
-  if (!impl::has_direct_kernels(t)) return MatmulPath::DequantTiles;
+  if (dequant_tiles(t, n_tokens)) return MatmulPath::DequantTiles;
   if (is_float_type(t))
     return isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens ? MatmulPath::FloatGemm : MatmulPath::Rows;
   switch (int_gemm_for(isa, t, n_tokens)) {
@@ -121,7 +129,7 @@ const char* matmul_path_name(MatmulPath p) {
 
 void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y) {
   check(!is_float_type(w.type), "matmul_q8_scalar: weight type is not quantized");
-  check(impl::has_direct_kernels(w.type), std::string("matmul_q8_scalar: no integer kernels for ") + wtype_info(w.type).name);
+  check(quantizes_activations(w.type), std::string("matmul_q8_scalar: no integer kernels for ") + wtype_info(w.type).name);
   impl::matmul_q8_scalar_impl(w, x, n_tokens, y);
 }
 
@@ -170,7 +178,8 @@ void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* 
   static thread_local kernels::impl::ActBuffer buf;
   buf.prepare(w0.type, x, n_tokens, w0.cols, wide ? kernels::impl::Layout::Avx512 : kernels::impl::Layout::Natural,
               wide);
-  const kernels::impl::RowsFn fn = wide ? kernels::impl::rows_fn_avx512(w0.type) : kernels::impl::rows_fn_avx2(w0.type);
+  kernels::impl::RowsFn fn = wide ? kernels::impl::rows_fn_avx512(w0.type) : kernels::impl::rows_fn_avx2(w0.type);
+  if (!fn) fn = wide ? kernels::impl::rows_fn_more_vnni(w0.type) : kernels::impl::rows_fn_more_avx2(w0.type);
   const kernels::impl::ActQ* acts = buf.acts();
   // Rows in blocks of about 128 KiB of weights, so a block stays in L2 while every token passes over it.
   const int64_t block_rows =
@@ -196,7 +205,7 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
   const Isa isa = active_isa();
   const int64_t rows = w.rows;
   if (isa == Isa::Scalar || w.cols == 0) return matmul_f32_accum(w, x, n_tokens, y, pool);
-  if (!impl::has_direct_kernels(w.type)) return impl::matmul_dequant_tiles(w, x, n_tokens, y, isa, pool);
+  if (dequant_tiles(w.type, n_tokens)) return impl::matmul_dequant_tiles(w, x, n_tokens, y, isa, pool);
   const bool quant = !is_float_type(w.type);
   if (!quant && isa >= Isa::Avx512 && n_tokens >= kFloatGemmMinTokens) {
     pool.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
@@ -233,7 +242,7 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   if (total_rows == 0) return;
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
-  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0 && impl::has_direct_kernels(w0.type);
+  const bool shared_path = same && quant && isa != Isa::Scalar && w0.cols > 0 && !kernels::dequant_tiles(w0.type, n_tokens);
   if (!shared_path) {
     for (const MatmulOut& o : list)
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);

@@ -7,6 +7,7 @@
 
 #include "core/thread_pool.h"
 #include "quant/kernels_impl.h"
+#include "quant/kernels_more.h"
 
 namespace g4::kernels::impl {
 
@@ -76,7 +77,8 @@ void matmul_dequant_tiles(const Weight& w, const float* x, size_t n_tokens, floa
 namespace g4::kernels {
 
 bool quantizes_activations(WType t) {
-  return impl::has_direct_kernels(t) && t != WType::F32 && t != WType::F16 && t != WType::BF16;
+  return (impl::has_direct_kernels(t) || impl::has_more_kernels(t)) && t != WType::F32 && t != WType::F16 &&
+         t != WType::BF16;
 }
 
 }  // namespace g4::kernels

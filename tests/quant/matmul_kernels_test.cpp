@@ -119,6 +119,11 @@ std::vector<float> q8_bound(const Weight& w, const float* x, size_t n) {
 // Types whose fast paths quantize activations to 8 bits (the rest compute in f32).
 bool quantized(WType t) { return kernels::quantizes_activations(t); }
 
+// Whether the path level isa (forced) takes for n tokens multiplies 8-bit activations.
+bool q8_path(WType t, Isa isa, size_t n) {
+  return quantized(t) && isa != Isa::Scalar && kernels::matmul_path(t, n) != kernels::MatmulPath::DequantTiles;
+}
+
 std::vector<Isa> isas() {
   std::vector<Isa> v;
   for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx})
@@ -144,7 +149,7 @@ void check_output(WType t, Isa isa, int64_t rows, int64_t cols, size_t n, const 
                   const std::vector<float>& ref, const std::vector<float>& q8ref, const std::vector<float>& scale,
                   const std::vector<float>& qbound) {
   for (size_t i = 0; i < y.size(); ++i) {
-    if (!quantized(t) || isa == Isa::Scalar) {
+    if (!q8_path(t, isa, n)) {
       ASSERT_NEAR(y[i], ref[i], 4e-6f * scale[i] + 1e-30f) << where_str(t, isa, rows, cols, n, i);
     } else {
       ASSERT_NEAR(y[i], q8ref[i], 2e-5f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
@@ -330,7 +335,7 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
       }
       for (Isa isa : isas()) {
         ForceGuard g(isa);
-        const bool q8 = quantized(t) && isa != Isa::Scalar;
+        const bool q8 = q8_path(t, isa, n);
         const std::vector<float>& xa = q8 ? xq : x;
         std::vector<float> y(n * size_t(rows), -12345.0f);
         matmul(m.w, x.data(), n, y.data(), pool);
