@@ -1,4 +1,5 @@
 // kernels_more.h's kernels for AVX-512 VNNI machines: the same bodies with vpdpbusd on 256-bit vectors.
+#if defined(__x86_64__)
 #include <immintrin.h>
 
 #include <cstdint>
@@ -34,3 +35,13 @@ RowsFn rows_fn(WType t);
 namespace g4::kernels::impl {
 RowsFn rows_fn_more_vnni(WType t) { return more_vnni::rows_fn(t); }
 }  // namespace g4::kernels::impl
+
+#else  // other architectures: no such kernels (the dispatcher never asks for them there)
+
+#include "quant/kernels_more.h"
+
+namespace g4::kernels::impl {
+RowsFn rows_fn_more_vnni(WType) { return nullptr; }
+}  // namespace g4::kernels::impl
+
+#endif
