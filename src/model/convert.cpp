@@ -376,23 +376,40 @@ WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
 // ---------------------------------------------------------------------------------------------
 WriteReport quantize_gguf(const std::string& in, const std::string& out_path, WType type, bool progress) {
   WriteReport report;
+  return quantize_gguf(in, out_path, llama_ftype_for(uint32_t(type)),
+                       [&](const GgufTensor& gt) {
+                         const uint32_t t = fallback_type(type, gt.ne[0]);
+                         note_fallback(report, gt.name, type, t, gt.ne[0]);
+                         return TensorTypeChoice{t, ""};
+                       },
+                       progress, std::move(report));
+}
+
+bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne) {
+  // llama-quantize's tensor_allows_quantization (as it applies to Gemma files).
+  return ne.size() >= 2 && ends_with(name, "weight") && name.find("_norm.weight") == std::string::npos &&
+         name.find("ffn_gate_inp.weight") == std::string::npos && name.find("per_layer_model_proj") == std::string::npos &&
+         name.find("altup") == std::string::npos && name.find("laurel") == std::string::npos;
+}
+
+WriteReport quantize_gguf(const std::string& in, const std::string& out_path, uint32_t file_type,
+                          const TensorTypeRule& rule, bool progress, WriteReport report) {
   auto f = GgufFile::open(in);
-  const std::string arch = f->get_string("general.architecture", "");
   GgufWriter meta;
   meta.copy_metadata(*f);
-  meta.set_u32("general.file_type", llama_ftype_for(uint32_t(type)));
+  meta.set_u32("general.file_type", file_type);
   meta.set_u32("general.quantization_version", 2);
   std::vector<OutTensor> out;
   for (const GgufTensor& gt : f->tensors()) {
     OutTensor t;
     t.name = gt.name;
     t.ne = gt.ne;
-    const std::string& name = gt.name;
-    // llama-quantize's tensor_allows_quantization.
-    bool quantize = gt.ne.size() >= 2 && ends_with(name, "weight") && name.find("_norm.weight") == std::string::npos &&
-                    name.find("ffn_gate_inp.weight") == std::string::npos && name.find("per_layer_model_proj") == std::string::npos;
-    t.type = quantize ? fallback_type(type, gt.ne[0]) : gt.ggml_type;
-    if (quantize) note_fallback(report, name, type, t.type, gt.ne[0]);
+    t.type = gt.ggml_type;
+    if (llamacpp_quantizes(gt.name, gt.ne)) {
+      const TensorTypeChoice c = rule(gt);
+      t.type = c.type;
+      if (!c.rule.empty()) report.rules.push_back(gt.name + ": " + ggml_type_name(c.type) + " (" + c.rule + ")");
+    }
     const int64_t cols = gt.ne.empty() ? 1 : gt.ne[0];
     if (t.type == gt.ggml_type) {
       const size_t rb = GgufWriter::tensor_nbytes(gt.ggml_type, {cols});
@@ -411,7 +428,6 @@ WriteReport quantize_gguf(const std::string& in, const std::string& out_path, WT
     }
     out.push_back(std::move(t));
   }
-  (void)arch;
   write_all(meta, out, out_path, progress, "quantize", report);
   return report;
 }
