@@ -278,8 +278,11 @@ WType parse_wtype(const std::string& s0) {
   if (s == "bf16") return WType::BF16;
   if (s == "q8_0") return WType::Q8_0;
   if (s == "q4_0") return WType::Q4_0;
-  if (s == "q4_k" || s == "q4_k_s" || s == "q4_k_m") return WType::Q4_K;
-  if (s == "q5_k" || s == "q5_k_s" || s == "q5_k_m") return WType::Q5_K;
+  if (s == "q4_k_m" || s == "q5_k_m" || s == "q3_k_m")  // a mix, not one type: never quietly one type
+    throw Error("'" + s0 + "' is llama-quantize's mix of several types: write an f32 or bf16 file, then "
+                "`gemma4 quantize --type " + s + "`");
+  if (s == "q4_k" || s == "q4_k_s") return WType::Q4_K;
+  if (s == "q5_k" || s == "q5_k_s") return WType::Q5_K;
   if (s == "q6_k") return WType::Q6_K;
   if (s == "q4_1") return WType::Q4_1;
   if (s == "q5_0") return WType::Q5_0;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/error.h"
 #include "formats/gguf.h"
 #include "model/convert.h"
 #include "model/quant_mix.h"
@@ -117,6 +118,13 @@ TEST(QuantMix, NamesAreParsed) {
   EXPECT_EQ(parse_quant_mix("iq4_xs"), QuantMix::IQ4_XS);
   EXPECT_FALSE(parse_quant_mix("q4_k").has_value());
   EXPECT_STREQ(quant_mix_name(QuantMix::Q3_K_M), "Q3_K_M");
+  // convert and synth write one type: a mix name there is refused, pointing at quantize.
+  try {
+    parse_wtype("Q4_K_M");
+    ADD_FAILURE() << "q4_k_m taken as one type";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gemma4 quantize --type q4_k_m"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
