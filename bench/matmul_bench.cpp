@@ -92,8 +92,11 @@ void fill_random(WType t, uint8_t* p, size_t bytes, int64_t cols) {
   for (size_t b = 0; b + size_t(info.block_bytes) <= bytes; b += size_t(info.block_bytes)) {
     uint8_t* q = p + b;
     if (t == WType::Q6_K) set(q + 208, 0.001f);
+    else if (t == WType::Q3_K) set(q + 108, 0.001f);
+    else if (t == WType::Q2_K) set(q + 80, 0.001f), set(q + 82, 0.001f);
+    else if (t == WType::MXFP4) q[0] = 120;
     else set(q, 0.01f);
-    if (t == WType::Q4_K || t == WType::Q5_K) set(q + 2, 0.001f);
+    if (t == WType::Q4_K || t == WType::Q5_K || t == WType::Q4_1 || t == WType::Q5_1) set(q + 2, 0.001f);
   }
 }
 
@@ -230,8 +233,9 @@ int main(int argc, char** argv) {
   const double bw = decode ? measure_bandwidth(pool) : 0.0;
   if (decode) std::printf("measured read bandwidth: %.1f GB/s\n\n", bw);
 
-  const WType types[] = {WType::Q4_0, WType::Q8_0, WType::Q4_K, WType::Q5_K, WType::Q6_K,
-                         WType::BF16, WType::F16,  WType::F32};
+  const WType types[] = {WType::Q4_0, WType::Q8_0, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::BF16,
+                         WType::F16,  WType::F32,  WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K,
+                         WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4, WType::IQ2_XXS};
   const Shape shapes[] = {{"attn q 2048x1536", 2048, 1536},
                           {"ffn up 6144x1536", 6144, 1536},
                           {"ffn down 1536x6144", 1536, 6144},

@@ -37,3 +37,13 @@ if [ -f "$SERVER_TESTS/package.json" ] && { [ ! -f "$SERVER_TESTS/node_modules/o
   (cd "$SERVER_TESTS" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
                          else npm install --no-audit --no-fund --loglevel=error; fi)
 fi
+# The quant parity tests compare our formats and kernels with llama.cpp's own libggml-base.so: node-llama-cpp's
+# prebuilt package at the version ../shared/peer uses (pinned in tests/quant/package.json and its lock file),
+# installed into tests/quant/node_modules. The tests fail, not skip, without it.
+QUANT_TESTS="$(cd "$(dirname "$0")/.." && pwd)/tests/quant"
+case "$(uname -m)" in aarch64) GGML_PKG=linux-arm64 ;; *) GGML_PKG=linux-x64 ;; esac
+if [ ! -f "$QUANT_TESTS/node_modules/@node-llama-cpp/$GGML_PKG/bins/$GGML_PKG/libggml-base.so" ]; then
+  echo "installing llama.cpp's libggml-base.so (npm @node-llama-cpp/$GGML_PKG) for tests/quant"
+  (cd "$QUANT_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
+  test -f "$QUANT_TESTS/node_modules/@node-llama-cpp/$GGML_PKG/bins/$GGML_PKG/libggml-base.so"
+fi

@@ -7,19 +7,28 @@
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
 #include "model/convert.h"
+#include "model/quant_mix.h"
 
 namespace {
 
 int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
   args.option("model", "FILE", "input .gguf file", true)
-      .option("type", "T", "target type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", true)
+      .option("type", "T",
+              "a llama-quantize mix (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs, iq4_nl: per-tensor types by llama-quantize's "
+              "rules, each named in the report) or one type for every tensor: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+              "q5_1, q2_k, q3_k, q4_k, q5_k, mxfp4",
+              true)
       .option("out", "FILE", "output .gguf file", true)
       .flag("quiet", "no progress bar");
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
   g4::cli::apply_thread_option(args);
   const std::string out = args.get("out");
+  if (const auto mix = g4::parse_quant_mix(args.get("type"))) {
+    g4::cli::print_report(g4::quantize_gguf_mix(args.get("model"), out, *mix, !args.has("quiet")), out);
+    return 0;
+  }
   g4::cli::print_report(g4::quantize_gguf(args.get("model"), out, g4::parse_wtype(args.get("type")), !args.has("quiet")), out);
   return 0;
 }

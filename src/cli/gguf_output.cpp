@@ -13,6 +13,10 @@ std::string default_vocab() {
 
 void print_report(const WriteReport& r, const std::string& out) {
   for (const std::string& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (!r.rules.empty()) {
+    std::fprintf(stderr, "tensor types (llama-quantize's rule for each):\n");
+    for (const std::string& x : r.rules) std::fprintf(stderr, "  %s\n", x.c_str());
+  }
   if (!r.fallbacks.empty()) {
     std::fprintf(stderr, "%zu tensors fell back to another type (row width not a multiple of the block size):\n", r.fallbacks.size());
     for (const std::string& f : r.fallbacks) std::fprintf(stderr, "  %s\n", f.c_str());

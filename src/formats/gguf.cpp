@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "core/error.h"
-#include "quant/weight.h"
 
 namespace g4 {
 
@@ -290,69 +289,6 @@ GgufValue GgufValue::array_of_arrays(std::vector<GgufValue> arrays) {
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// ggml types
-
-const GgmlTypeInfo* ggml_type_info(uint32_t type) {
-  static const GgmlTypeInfo table[] = {
-      {"F32", 1, 4},        // 0
-      {"F16", 1, 2},        // 1
-      {"Q4_0", 32, 18},     // 2
-      {"Q4_1", 32, 20},     // 3
-      {"Q4_2", 0, 0},       // 4 (removed)
-      {"Q4_3", 0, 0},       // 5 (removed)
-      {"Q5_0", 32, 22},     // 6
-      {"Q5_1", 32, 24},     // 7
-      {"Q8_0", 32, 34},     // 8
-      {"Q8_1", 32, 36},     // 9
-      {"Q2_K", 256, 84},    // 10
-      {"Q3_K", 256, 110},   // 11
-      {"Q4_K", 256, 144},   // 12
-      {"Q5_K", 256, 176},   // 13
-      {"Q6_K", 256, 210},   // 14
-      {"Q8_K", 256, 292},   // 15
-      {"IQ2_XXS", 256, 66}, // 16
-      {"IQ2_XS", 256, 74},  // 17
-      {"IQ3_XXS", 256, 98}, // 18
-      {"IQ1_S", 256, 50},   // 19
-      {"IQ4_NL", 32, 18},   // 20
-      {"IQ3_S", 256, 110},  // 21
-      {"IQ2_S", 256, 82},   // 22
-      {"IQ4_XS", 256, 136}, // 23
-      {"I8", 1, 1},         // 24
-      {"I16", 1, 2},        // 25
-      {"I32", 1, 4},        // 26
-      {"I64", 1, 8},        // 27
-      {"F64", 1, 8},        // 28
-      {"IQ1_M", 256, 56},   // 29
-      {"BF16", 1, 2},       // 30
-      {"Q4_0_4_4", 0, 0},   // 31 (removed)
-      {"Q4_0_4_8", 0, 0},   // 32 (removed)
-      {"Q4_0_8_8", 0, 0},   // 33 (removed)
-      {"TQ1_0", 256, 54},   // 34
-      {"TQ2_0", 256, 66},   // 35
-      {"IQ4_NL_4_4", 0, 0}, // 36 (removed)
-      {"IQ4_NL_4_8", 0, 0}, // 37 (removed)
-      {"IQ4_NL_8_8", 0, 0}, // 38 (removed)
-      {"MXFP4", 32, 17},    // 39
-      {"NVFP4", 64, 36},    // 40
-      {"Q1_0", 128, 18},    // 41
-      {"Q2_0", 64, 18},     // 42
-  };
-  if (type >= sizeof(table) / sizeof(table[0])) return nullptr;
-  if (table[type].block_elems == 0) return nullptr;
-  return &table[type];
-}
-
-std::string ggml_type_name(uint32_t type) {
-  static const char* removed[] = {"Q4_2", "Q4_3", "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8"};
-  if (const GgmlTypeInfo* info = ggml_type_info(type)) return info->name;
-  uint32_t removed_ids[] = {4, 5, 31, 32, 33, 36, 37, 38};
-  for (int i = 0; i < 8; ++i)
-    if (removed_ids[i] == type) return std::string(removed[i]) + " (removed from ggml)";
-  return "type " + std::to_string(type);
-}
-
 int64_t GgufTensor::numel() const {
   int64_t n = 1;
   for (int64_t d : ne) n *= d;
@@ -508,13 +444,8 @@ class GgufParser {
       t.offset = u64("a tensor offset");
       const GgmlTypeInfo* info = ggml_type_info(t.ggml_type);
       if (!info) fail("tensor '" + t.name + "' has unknown ggml type id " + std::to_string(t.ggml_type));
-      t.supported = wtype_supported(t.ggml_type);
-      int64_t be = info->block_elems, bb = info->block_bytes;
-      if (t.supported) {
-        const WTypeInfo& wi = wtype_info(WType(t.ggml_type));
-        be = wi.block_elems;
-        bb = wi.block_bytes;
-      }
+      t.supported = info->computable;
+      const int64_t be = info->block_elems, bb = info->block_bytes;
       int64_t ne0 = t.ne.empty() ? 1 : t.ne[0];
       if (ne0 % be != 0)
         fail("tensor '" + t.name + "' of type " + info->name + " has a first dimension " + std::to_string(ne0) +
@@ -616,7 +547,15 @@ uint32_t GgufFile::get_u32(const std::string& key) const {
 
 int64_t GgufFile::get_i64(const std::string& key) const { return get(key).as_i64(what_key(path_, key)); }
 uint64_t GgufFile::get_u64(const std::string& key) const { return get(key).as_u64(what_key(path_, key)); }
-float GgufFile::get_f32(const std::string& key) const { return float(get(key).as_f64(what_key(path_, key))); }
+// A float key must hold a float: an integer or anything else there is a file written wrongly, refused by
+// name rather than reinterpreted (llama.cpp refuses it too).
+float GgufFile::get_f32(const std::string& key) const {
+  const GgufValue& v = get(key);
+  if (!v.is_float())
+    throw Error(what_key(path_, key) + " is " + (v.is_array() ? "an array" : std::string("a ") + gguf_type_name(v.type)) +
+                ", expected a float (f32)");
+  return float(v.as_f64(what_key(path_, key)));
+}
 bool GgufFile::get_bool(const std::string& key) const { return get(key).as_bool(what_key(path_, key)); }
 
 std::string GgufFile::get_string(const std::string& key, const std::string& def) const {
@@ -645,8 +584,11 @@ std::vector<int64_t> GgufFile::get_array_ints(const std::string& key) const {
 
 std::vector<float> GgufFile::get_array_floats(const std::string& key) const {
   const GgufValue& v = get(key);
-  if (!v.is_array() || gguf_scalar_size(v.elem_type()) == 0)
-    throw Error(what_key(path_, key) + " is not an array of numbers");
+  if (!v.is_array() || (v.elem_type() != GgufType::F32 && v.elem_type() != GgufType::F64))
+    throw Error(what_key(path_, key) + " is " +
+                (v.is_array() ? std::string("an array of ") + gguf_type_name(v.elem_type())
+                              : std::string("a ") + gguf_type_name(v.type)) +
+                ", expected an array of f32");
   std::vector<float> out(size_t(v.size()));
   for (uint64_t i = 0; i < v.size(); ++i) out[i] = float(v.float_at(i));
   return out;
@@ -660,8 +602,7 @@ const GgufTensor* GgufFile::find_tensor(const std::string& name) const {
 void GgufFile::require_supported(const GgufTensor& t) const {
   if (t.supported) return;
   throw Error("tensor '" + t.name + "' in '" + path_ + "' is stored as " + ggml_type_name(t.ggml_type) +
-              ", which gemma4 cannot compute with; use a GGUF quantized as F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
-              "Q5_K or Q6_K (e.g. a Q4_K_M, Q8_0 or BF16 file)");
+              ", which gemma4 cannot compute with; it computes with " + ggml_computable_type_names());
 }
 
 }  // namespace g4

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ggml_types.h"
 #include "core/mapped_file.h"
 
 namespace g4 {
@@ -92,16 +93,6 @@ class GgufValue {
   std::shared_ptr<const void> owned_;  // keeps factory-made data alive
 };
 
-// ggml tensor types: block size in elements and bytes, for every type id ggml defines.
-struct GgmlTypeInfo {
-  const char* name;
-  int block_elems;  // 0 for removed/unknown ids
-  int block_bytes;
-};
-// Returns nullptr for ids ggml does not define (or removed ones).
-const GgmlTypeInfo* ggml_type_info(uint32_t type);
-std::string ggml_type_name(uint32_t type);  // "Q4_K", or "type 77" when unknown
-
 struct GgufTensor {
   std::string name;
   uint32_t ggml_type = 0;
@@ -109,7 +100,7 @@ struct GgufTensor {
   uint64_t offset = 0;        // relative to the data section
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
-  bool supported = false;     // the engine can compute with this type (quant/weight.h)
+  bool supported = false;     // the engine can compute with this type (GgmlTypeInfo::computable)
 
   int64_t numel() const;
   std::string shape_str() const;  // "[4096, 262144]"
@@ -137,7 +128,7 @@ class GgufFile {
   uint32_t get_u32(const std::string& key) const;  // any integer type whose value fits
   int64_t get_i64(const std::string& key) const;
   uint64_t get_u64(const std::string& key) const;
-  float get_f32(const std::string& key) const;     // any number
+  float get_f32(const std::string& key) const;     // f32 or f64 (an integer there is an error naming the key)
   bool get_bool(const std::string& key) const;
   // With defaults, for optional keys (a present key of the wrong type still throws).
   std::string get_string(const std::string& key, const std::string& def) const;
@@ -148,7 +139,7 @@ class GgufFile {
   // Arrays (throw when the key is absent or not an array of that kind).
   std::vector<std::string_view> get_array_strings(const std::string& key) const;
   std::vector<int64_t> get_array_ints(const std::string& key) const;
-  std::vector<float> get_array_floats(const std::string& key) const;  // any numeric array
+  std::vector<float> get_array_floats(const std::string& key) const;  // arrays of f32 or f64 only
 
   // Tensors, in file order.
   const std::vector<GgufTensor>& tensors() const { return tensors_; }

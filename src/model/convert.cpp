@@ -200,6 +200,8 @@ uint32_t fallback_type(WType target, int64_t ne0) {
   if (ne0 % blk == 0) return uint32_t(target);
   uint32_t t = uint32_t(target);
   if (target == WType::Q4_K || target == WType::Q5_K || target == WType::Q6_K) t = uint32_t(WType::Q8_0);
+  // llama-quantize's fallback for the low-bit super-block types: IQ4_NL (32-value blocks).
+  if (target == WType::Q2_K || target == WType::Q3_K || target == WType::IQ4_XS) t = uint32_t(WType::IQ4_NL);
   if (ne0 % wtype_info(WType(t)).block_elems != 0) t = uint32_t(WType::F16);
   return t;
 }
@@ -278,10 +280,22 @@ WType parse_wtype(const std::string& s0) {
   if (s == "bf16") return WType::BF16;
   if (s == "q8_0") return WType::Q8_0;
   if (s == "q4_0") return WType::Q4_0;
-  if (s == "q4_k" || s == "q4_k_s" || s == "q4_k_m") return WType::Q4_K;
-  if (s == "q5_k" || s == "q5_k_s" || s == "q5_k_m") return WType::Q5_K;
+  if (s == "q4_k_m" || s == "q5_k_m" || s == "q3_k_m")  // a mix, not one type: never quietly one type
+    throw Error("'" + s0 + "' is llama-quantize's mix of several types: write an f32 or bf16 file, then "
+                "`gemma4 quantize --type " + s + "`");
+  if (s == "q4_k" || s == "q4_k_s") return WType::Q4_K;
+  if (s == "q5_k" || s == "q5_k_s") return WType::Q5_K;
   if (s == "q6_k") return WType::Q6_K;
-  throw Error("unknown tensor type '" + s0 + "' (supported: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+  if (s == "q4_1") return WType::Q4_1;
+  if (s == "q5_0") return WType::Q5_0;
+  if (s == "q5_1") return WType::Q5_1;
+  if (s == "q2_k") return WType::Q2_K;
+  if (s == "q3_k" || s == "q3_k_s") return WType::Q3_K;
+  if (s == "iq4_nl") return WType::IQ4_NL;
+  if (s == "iq4_xs") return WType::IQ4_XS;
+  if (s == "mxfp4") return WType::MXFP4;
+  throw Error("unknown tensor type '" + s0 + "' (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, "
+              "q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4)");
 }
 
 std::string wtype_lower_name(WType t) {
@@ -370,23 +384,40 @@ WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
 // ---------------------------------------------------------------------------------------------
 WriteReport quantize_gguf(const std::string& in, const std::string& out_path, WType type, bool progress) {
   WriteReport report;
+  return quantize_gguf(in, out_path, llama_ftype_for(uint32_t(type)),
+                       [&](const GgufTensor& gt) {
+                         const uint32_t t = fallback_type(type, gt.ne[0]);
+                         note_fallback(report, gt.name, type, t, gt.ne[0]);
+                         return TensorTypeChoice{t, ""};
+                       },
+                       progress, std::move(report));
+}
+
+bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne) {
+  // llama-quantize's tensor_allows_quantization (as it applies to Gemma files).
+  return ne.size() >= 2 && ends_with(name, "weight") && name.find("_norm.weight") == std::string::npos &&
+         name.find("ffn_gate_inp.weight") == std::string::npos && name.find("per_layer_model_proj") == std::string::npos &&
+         name.find("altup") == std::string::npos && name.find("laurel") == std::string::npos;
+}
+
+WriteReport quantize_gguf(const std::string& in, const std::string& out_path, uint32_t file_type,
+                          const TensorTypeRule& rule, bool progress, WriteReport report) {
   auto f = GgufFile::open(in);
-  const std::string arch = f->get_string("general.architecture", "");
   GgufWriter meta;
   meta.copy_metadata(*f);
-  meta.set_u32("general.file_type", llama_ftype_for(uint32_t(type)));
+  meta.set_u32("general.file_type", file_type);
   meta.set_u32("general.quantization_version", 2);
   std::vector<OutTensor> out;
   for (const GgufTensor& gt : f->tensors()) {
     OutTensor t;
     t.name = gt.name;
     t.ne = gt.ne;
-    const std::string& name = gt.name;
-    // llama-quantize's tensor_allows_quantization.
-    bool quantize = gt.ne.size() >= 2 && ends_with(name, "weight") && name.find("_norm.weight") == std::string::npos &&
-                    name.find("ffn_gate_inp.weight") == std::string::npos && name.find("per_layer_model_proj") == std::string::npos;
-    t.type = quantize ? fallback_type(type, gt.ne[0]) : gt.ggml_type;
-    if (quantize) note_fallback(report, name, type, t.type, gt.ne[0]);
+    t.type = gt.ggml_type;
+    if (llamacpp_quantizes(gt.name, gt.ne)) {
+      const TensorTypeChoice c = rule(gt);
+      t.type = c.type;
+      if (!c.rule.empty()) report.rules.push_back(gt.name + ": " + ggml_type_name(c.type) + " (" + c.rule + ")");
+    }
     const int64_t cols = gt.ne.empty() ? 1 : gt.ne[0];
     if (t.type == gt.ggml_type) {
       const size_t rb = GgufWriter::tensor_nbytes(gt.ggml_type, {cols});
@@ -405,7 +436,6 @@ WriteReport quantize_gguf(const std::string& in, const std::string& out_path, WT
     }
     out.push_back(std::move(t));
   }
-  (void)arch;
   write_all(meta, out, out_path, progress, "quantize", report);
   return report;
 }

@@ -4,11 +4,16 @@
 // so a file larger than memory can be written. Names, metadata and conventions follow llama.cpp's
 // convert_hf_to_gguf.py (gemma4 / gemma3) and llama-quantize.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "model/config.h"
 #include "quant/weight.h"
+
+namespace g4 {
+struct GgufTensor;
+}
 
 namespace g4 {
 
@@ -36,6 +41,7 @@ struct WriteReport {
   size_t bytes = 0;                    // tensor data bytes
   std::vector<std::string> fallbacks;  // "blk.0.ffn_down.weight: Q4_K -> Q8_0 (ne0 96)"
   std::vector<std::string> notes;      // vocabulary adaptation, llama.cpp incompatibilities
+  std::vector<std::string> rules;      // per tensor of a mix: "blk.0.attn_v.weight: Q6_K (rule)"
 };
 
 struct ConvertOptions {
@@ -50,6 +56,18 @@ WriteReport convert_hf_to_gguf(const ConvertOptions& o);
 // Re-quantizes every quantizable tensor of `in` (llama-quantize's rules: 2-D/3-D "*weight" tensors other
 // than norms, the router and per_layer_model_proj) to `type`; other tensors are copied unchanged.
 WriteReport quantize_gguf(const std::string& in, const std::string& out, WType type, bool progress = true);
+
+// Whether llama-quantize quantizes a tensor of this name and shape (tensor_allows_quantization).
+bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne);
+// The same with the type of each quantizable tensor chosen by `rule` (a mix, model/quant_mix.h), which
+// names the rule it applied (listed in the report's `rules` when not empty).
+struct TensorTypeChoice {
+  uint32_t type;
+  std::string rule;
+};
+using TensorTypeRule = std::function<TensorTypeChoice(const GgufTensor&)>;
+WriteReport quantize_gguf(const std::string& in, const std::string& out, uint32_t llama_file_type,
+                          const TensorTypeRule& rule, bool progress = true, WriteReport report = {});
 
 // Random weights at real sizes. arch: e2b | e4b | 26b-a4b | 31b; or config_json: a Hugging Face
 // config.json (for small test models). Matrices ~ N(0, 1/fan_in), norms and scales 1.

@@ -324,6 +324,14 @@ uint32_t llama_ftype_for(uint32_t t) {
     case 13: return 16;  // MOSTLY_Q5_K_S
     case 14: return 18;  // MOSTLY_Q6_K
     case 30: return 32;  // MOSTLY_BF16
+    case 3: return 3;    // MOSTLY_Q4_1
+    case 6: return 8;    // MOSTLY_Q5_0
+    case 7: return 9;    // MOSTLY_Q5_1
+    case 10: return 10;  // MOSTLY_Q2_K
+    case 11: return 11;  // MOSTLY_Q3_K_S
+    case 20: return 25;  // MOSTLY_IQ4_NL
+    case 23: return 30;  // MOSTLY_IQ4_XS
+    case 39: return 38;  // MOSTLY_MXFP4_MOE
   }
   return 1024;  // GUESSED
 }

@@ -6,6 +6,7 @@
 #include "core/dtype.h"
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
+#include "quant/kernels_more.h"
 
 namespace g4::kernels::impl {
 
@@ -229,7 +230,7 @@ RowsFn rows_fn_scalar_q8(WType t) {
     case WType::Q4_K: return rows_scalar<dot_qk45<false>>;
     case WType::Q5_K: return rows_scalar<dot_qk45<true>>;
     case WType::Q6_K: return rows_scalar<dot_q6_k>;
-    default: return nullptr;
+    default: return rows_fn_more_scalar(t);
   }
 }
 

@@ -50,6 +50,7 @@ enum class MatmulPath {
   FloatGemm,     // AVX-512 f32 GEMM (float weights)
   VnniInt8Gemm,  // AVX-512 VNNI integer GEMM (8-bit activations)
   AmxInt8Gemm,   // AMX-INT8 integer GEMM (8-bit activations)
+  DequantTiles,  // rows dequantized to f32 tiles, then the f32 kernels (types without kernels of their own)
 };
 MatmulPath matmul_path(WType t, size_t n_tokens);
 const char* matmul_path_name(MatmulPath p);
@@ -57,6 +58,11 @@ const char* matmul_path_name(MatmulPath p);
 // Weight panels (32 rows x up to 2048 columns) the AMX GEMM has multiplied in this process: tests use
 // it as proof that the AMX path ran.
 uint64_t amx_panels_done();
+
+// Whether the quantized-activation kernels (and matmul_q8_scalar) handle quantized type t. The other
+// quantized types (and the types of kernels_more.h beyond 4 tokens) are multiplied as f32 tiles of
+// dequantized rows (MatmulPath::DequantTiles), exact up to summation order.
+bool quantizes_activations(WType t);
 
 // Reference for the quantized-activation kernels (any ISA): activations quantized to int8 per 32 values
 // exactly as the fast paths do, integer dot products per block, f32 scaling. Single-threaded.

@@ -251,6 +251,7 @@ RowsFn rows_fn_avx2(WType t) {
     case WType::F32: return rows_nt<KF32>;
     case WType::F16: return rows_nt<KF16>;
     case WType::BF16: return rows_nt<KBF16>;
+    default: break;  // the other types go through matmul_dequant_tiles
   }
   return nullptr;
 }

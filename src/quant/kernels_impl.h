@@ -132,6 +132,12 @@ class PanelPrefetch {
   int64_t row_ = 0, line_ = 0;      // position of next_
 };
 
+// Types with matrix-vector kernels of their own at every level (F32/F16/BF16, Q8_0, Q4_0, Q4_K/Q5_K/Q6_K);
+// the others take matmul_dequant_tiles.
+bool has_direct_kernels(WType t);
+// y = x W^T through f32 tiles of dequantized rows and the f32 kernels of level isa (matmul_tiles.cpp).
+void matmul_dequant_tiles(const Weight& w, const float* x, size_t n_tokens, float* y, Isa isa, ThreadPool& pool);
+
 // Weight types the VNNI integer GEMM handles (all quantized ones) and their unsigned-code offset.
 bool gemm_int8_supported(WType t);
 int gemm_int8_offset(WType t);

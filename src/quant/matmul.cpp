@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/kernels_impl.h"
+#include "quant/kernels_more.h"
 
 namespace g4::kernels {
 
@@ -27,6 +28,23 @@ constexpr size_t kInt8GemmMinTokens = 5;
 // AMX-INT8 instead of the VNNI GEMM from this many tokens: below two whole 16-token tiles the tile unit
 // does not beat VNNI (measured with matmul_bench).
 constexpr size_t kAmxGemmMinTokens = 32;
+
+// Types with kernels_more.h's matrix-vector kernels use them for up to 4 tokens (decoding); more tokens
+// multiply f32 tiles of dequantized rows, which dequantize each weight once per call.
+// They exist only for x86-64 (AVX2 and up); elsewhere those types take the dequantized tiles.
+bool more_rows(Isa isa, WType t, size_t n_tokens) {
+#if G4_X86
+  return (isa == Isa::Avx2 || isa == Isa::Avx512 || isa == Isa::Amx) && impl::has_more_kernels(t) && n_tokens <= 4;
+#else
+  (void)isa, (void)t, (void)n_tokens;
+  return false;
+#endif
+}
+
+// Whether t is multiplied by f32 tiles of dequantized rows (MatmulPath::DequantTiles) for n_tokens.
+bool dequant_tiles(Isa isa, WType t, size_t n_tokens) {
+  return !impl::has_direct_kernels(t) && !more_rows(isa, t, n_tokens);
+}
 
 enum class IntGemm { None, Vnni, Amx };
 
@@ -65,6 +83,7 @@ impl::RowsFn rows_fn(Isa isa, WType t) {
 // a float type without them, the f32 reference.
 MatmulPath path_for(Isa isa, WType t, size_t n_tokens) {
   if (isa == Isa::Scalar) return MatmulPath::Scalar;
+  if (dequant_tiles(isa, t, n_tokens)) return MatmulPath::DequantTiles;
   if (is_float_type(t)) {
     if (avx512_level(isa) && n_tokens >= kFloatGemmMinTokens) return MatmulPath::FloatGemm;
     return rows_fn(isa, t) ? MatmulPath::Rows : MatmulPath::Scalar;
@@ -144,12 +163,14 @@ const char* matmul_path_name(MatmulPath p) {
     case MatmulPath::FloatGemm: return "float-gemm";
     case MatmulPath::VnniInt8Gemm: return "vnni-int8-gemm";
     case MatmulPath::AmxInt8Gemm: return "amx-int8-gemm";
+    case MatmulPath::DequantTiles: return "dequant-tiles";
   }
   return "?";
 }
 
 void matmul_q8_scalar(const Weight& w, const float* x, size_t n_tokens, float* y) {
   check(!is_float_type(w.type), "matmul_q8_scalar: weight type is not quantized");
+  check(quantizes_activations(w.type), std::string("matmul_q8_scalar: no integer kernels for ") + wtype_info(w.type).name);
   impl::matmul_q8_scalar_impl(w, x, n_tokens, y);
 }
 
@@ -205,6 +226,10 @@ void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* 
   const Weight& w0 = *outs[0].w;
   static thread_local kernels::impl::ActBuffer buf;
   kernels::impl::RowsFn fn = kernels::rows_fn(isa, w0.type);
+#if G4_X86
+  if (!fn && kernels::more_rows(isa, w0.type, n_tokens))
+    fn = kernels::avx512_level(isa) ? kernels::impl::rows_fn_more_vnni(w0.type) : kernels::impl::rows_fn_more_avx2(w0.type);
+#endif
   const bool wide = fn && kernels::avx512_level(isa);
   if (!fn) fn = kernels::impl::rows_fn_scalar_q8(w0.type);
   buf.prepare(w0.type, x, n_tokens, w0.cols, wide ? kernels::impl::Layout::Avx512 : kernels::impl::Layout::Natural,
@@ -234,6 +259,7 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
   const Isa isa = active_isa();
   const int64_t rows = w.rows;
   const MatmulPath path = w.cols == 0 ? MatmulPath::Scalar : path_for(isa, w.type, n_tokens);
+  if (path == MatmulPath::DequantTiles) return impl::matmul_dequant_tiles(w, x, n_tokens, y, isa, pool);
   const MatmulOut one{&w, y};
   switch (path) {
     case MatmulPath::Scalar: return matmul_f32_accum(w, x, n_tokens, y, pool);
@@ -268,7 +294,7 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
   const MatmulPath path = kernels::path_for(isa, w0.type, n_tokens);
-  const bool shared_path = same && quant && path != MatmulPath::Scalar && w0.cols > 0;
+  const bool shared_path = same && quant && path != MatmulPath::Scalar && path != MatmulPath::DequantTiles && w0.cols > 0;
   if (!shared_path) {
     for (const MatmulOut& o : list)
       if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);

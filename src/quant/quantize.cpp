@@ -15,6 +15,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "quant/blocks.h"
+#include "quant/codecs.h"
 #include "quant/kernels.h"
 
 namespace g4 {
@@ -26,13 +27,7 @@ using namespace blocks;
 inline float h2f(uint16_t h) { return f16_to_f32(h); }
 inline uint16_t f2h(float f) { return f32_to_f16(f); }
 
-// Round to nearest, ties to even (valid for |x| < 2^22), as ggml's nearest_int.
-inline int nearest_int(float x) {
-  float v = x + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &v, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
+using codecs::nearest_int;
 
 constexpr float kGroupMaxEps = 1e-15f;
 
@@ -115,6 +110,55 @@ void deq_q6_k(const Q6_K* b, float* y, int64_t nb) {
   }
 }
 
+void deq_q2_k(const Q2_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = h2f(b[i].d), min = h2f(b[i].dmin);
+    const uint8_t* q = b[i].qs;
+    int is = 0;
+    for (int n = 0; n < 256; n += 128, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2) {
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t sc = b[i].scales[is++];
+          const float dl = d * float(sc & 0xf), ml = min * float(sc >> 4);
+          for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * half] >> shift) & 3) - ml;
+        }
+      }
+    }
+  }
+}
+
+// The 16 signed 6-bit scales of a Q3_K block (stored with offset 32).
+void q3_k_scales(const uint8_t* s, int8_t* out) {
+  for (int j = 0; j < 16; ++j) {
+    const int lo = j < 8 ? (s[j] & 0xf) : (s[j - 8] >> 4);
+    const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    out[j] = int8_t((lo | (hi << 4)) - 32);
+  }
+}
+
+void deq_q3_k(const Q3_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d_all = h2f(b[i].d);
+    int8_t scales[16];
+    q3_k_scales(b[i].scales, scales);
+    const uint8_t* q = b[i].qs;
+    const uint8_t* hm = b[i].hmask;
+    uint8_t m = 1;
+    int is = 0;
+    for (int n = 0; n < 256; n += 128, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2, m = uint8_t(m << 1)) {
+        for (int half = 0; half < 2; ++half) {
+          const float dl = d_all * float(scales[is++]);
+          for (int l = 0; l < 16; ++l) {
+            const int k = l + 16 * half;
+            *y++ = dl * float(((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4));
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- reference quantizers
 
 void q8_0_ref(const float* x, Q8_0* y, int64_t nb) {
@@ -150,8 +194,9 @@ void q4_0_ref(const float* x, Q4_0* y, int64_t nb) {
 
 // Scale and min for a group of n values with levels 0..nmax, minimising a weighted squared error over a
 // small grid of candidate scales (ggml's make_qkx2_quants).
+// use_mad: weighted absolute instead of squared errors (Q2_K).
 float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* the_min, uint8_t* Laux,
-                    float rmin, float rdelta, int nstep) {
+                    float rmin, float rdelta, int nstep, bool use_mad = false) {
   float min = x[0], max = x[0];
   float sum_w = w[0];
   float sum_x = sum_w * x[0];
@@ -175,7 +220,12 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
     l = l < 0 ? 0 : (l > nmax ? nmax : l);
     L[i] = uint8_t(l);
     float diff = scale * float(L[i]) + min - x[i];
-    best_error += w[i] * (diff * diff);
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += w[i] * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
   }
   for (int is = 0; is <= nstep; ++is) {
     iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
@@ -200,7 +250,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
       float cur_error = 0;
       for (int i = 0; i < n; ++i) {
         float diff = this_scale * float(Laux[i]) + this_min - x[i];
-        cur_error += w[i] * (diff * diff);
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        cur_error += w[i] * diff;
       }
       if (cur_error < best_error) {
         for (int i = 0; i < n; ++i) L[i] = Laux[i];
@@ -392,6 +443,157 @@ void q6_k_ref(const float* x, Q6_K* y, int64_t nb) {
   }
 }
 
+// Symmetric levels -nmax..nmax-1 for n values, refined by changing one level at a time while the
+// x^2-weighted fit improves (ggml's make_q3_quants with do_rmse). L receives levels + nmax.
+float fit_scale_q3(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  auto clampl = [nmax](int l) { return l < -nmax ? -nmax : (l > nmax - 1 ? nmax - 1 : l); };
+  const float iscale = float(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = clampl(nearest_int(iscale * x[i]));
+    L[i] = int8_t(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * float(l);
+    suml2 += w * float(l) * float(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * float(L[i]);
+      if (slx > 0) {
+        float sl2 = suml2 - w * float(L[i]) * float(L[i]);
+        const int new_l = clampl(nearest_int(x[i] * sl2 / slx));
+        if (new_l != L[i]) {
+          slx += w * x[i] * float(new_l);
+          sl2 += w * float(new_l) * float(new_l);
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = int8_t(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = int8_t(L[i] + nmax);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// Packs 2-bit codes (levels 0..3 in L) as Q2_K / Q3_K store them: per 128 values, 32 bytes holding
+// the four 32-value runs at shifts 0, 2, 4, 6.
+void pack_2bit(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < 256; j += 128)
+    for (int l = 0; l < 32; ++l)
+      qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+void q2_k_ref(const float* x, Q2_K* y, int64_t nb) {
+  uint8_t L[256], Laux[16];
+  float weights[16], mins[16], scales[16];
+  const float q4scale = 15.f;
+  for (int64_t i = 0; i < nb; ++i, x += 256) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+      scales[j] = fit_scale_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < 16; ++j) y[i].scales[j] = uint8_t(nearest_int(iscale * scales[j]));
+      y[i].d = f2h(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < 16; ++j) y[i].scales[j] = 0;
+      y[i].d = f2h(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < 16; ++j) y[i].scales[j] = uint8_t(y[i].scales[j] | (nearest_int(iscale * mins[j]) << 4));
+      y[i].dmin = f2h(max_min / q4scale);
+    } else {
+      y[i].dmin = f2h(0.f);
+    }
+    for (int j = 0; j < 16; ++j) {
+      const float d = h2f(y[i].d) * float(y[i].scales[j] & 0xf);
+      if (d == 0.0f) continue;
+      const float dm = h2f(y[i].dmin) * float(y[i].scales[j] >> 4);
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = nearest_int((x[16 * j + ii] + dm) / d);
+        L[16 * j + ii] = uint8_t(l < 0 ? 0 : (l > 3 ? 3 : l));
+      }
+    }
+    pack_2bit(L, y[i].qs);
+  }
+}
+
+void q3_k_ref(const float* x, Q3_K* y, int64_t nb) {
+  int8_t L[256];
+  float scales[16];
+  for (int64_t i = 0; i < nb; ++i, x += 256) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; ++j) {
+      scales[j] = fit_scale_q3(16, 4, x + 16 * j, L + 16 * j);
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    std::memset(y[i].scales, 0, 12);
+    if (max_scale != 0.0f) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < 16; ++j) {
+        int8_t l = int8_t(nearest_int(iscale * scales[j]));  // ggml narrows before clamping
+        l = int8_t((l < -32 ? -32 : (l > 31 ? 31 : l)) + 32);
+        if (j < 8) y[i].scales[j] = uint8_t(l & 0xf);
+        else y[i].scales[j - 8] = uint8_t(y[i].scales[j - 8] | ((l & 0xf) << 4));
+        l = int8_t(l >> 4);
+        y[i].scales[j % 4 + 8] = uint8_t(y[i].scales[j % 4 + 8] | (l << (2 * (j / 4))));
+      }
+      y[i].d = f2h(1 / iscale);
+    } else {
+      y[i].d = f2h(0.f);
+    }
+    int8_t sc[16];
+    q3_k_scales(y[i].scales, sc);
+    for (int j = 0; j < 16; ++j) {
+      const float d = h2f(y[i].d) * float(sc[j]);
+      if (d == 0.0f) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = int8_t((l < -4 ? -4 : (l > 3 ? 3 : l)) + 4);
+      }
+    }
+    std::memset(y[i].hmask, 0, 32);
+    uint8_t Lu[256];
+    for (int j = 0; j < 256; ++j) {
+      int l = L[j];
+      if (l > 3) {
+        y[i].hmask[j % 32] = uint8_t(y[i].hmask[j % 32] | (1 << (j / 32)));
+        l -= 4;
+      }
+      Lu[j] = uint8_t(l);
+    }
+    pack_2bit(Lu, y[i].qs);
+  }
+}
+
 void check_blocks(WType t, int64_t n, const char* what) {
   const WTypeInfo& info = wtype_info(t);
   if (n < 0 || n % info.block_elems != 0)
@@ -410,6 +612,21 @@ void dequantize_blocks(WType t, const uint8_t* src, float* out, int64_t n) {
     case WType::Q4_K: return deq_q4_k(reinterpret_cast<const Q4_K*>(src), out, nb);
     case WType::Q5_K: return deq_q5_k(reinterpret_cast<const Q5_K*>(src), out, nb);
     case WType::Q6_K: return deq_q6_k(reinterpret_cast<const Q6_K*>(src), out, nb);
+    case WType::Q2_K: return deq_q2_k(reinterpret_cast<const Q2_K*>(src), out, nb);
+    case WType::Q3_K: return deq_q3_k(reinterpret_cast<const Q3_K*>(src), out, nb);
+    case WType::Q4_1: return codecs::deq_q4_1(src, out, nb);
+    case WType::Q5_0: return codecs::deq_q5_0(src, out, nb);
+    case WType::Q5_1: return codecs::deq_q5_1(src, out, nb);
+    case WType::IQ4_NL: return codecs::deq_iq4_nl(src, out, nb);
+    case WType::MXFP4: return codecs::deq_mxfp4(src, out, nb);
+    case WType::IQ4_XS: return codecs::deq_iq4_xs(src, out, nb);
+    case WType::IQ2_XXS: return codecs::deq_iq2_xxs(src, out, nb);
+    case WType::IQ2_XS: return codecs::deq_iq2_xs(src, out, nb);
+    case WType::IQ2_S: return codecs::deq_iq2_s(src, out, nb);
+    case WType::IQ3_XXS: return codecs::deq_iq3_xxs(src, out, nb);
+    case WType::IQ3_S: return codecs::deq_iq3_s(src, out, nb);
+    case WType::IQ1_S: return codecs::deq_iq1_s(src, out, nb);
+    case WType::IQ1_M: return codecs::deq_iq1_m(src, out, nb);
     case WType::F32: std::memcpy(out, src, size_t(n) * 4); return;
     case WType::F16: {
       const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
@@ -434,6 +651,15 @@ void quantize_row(WType t, const float* x, uint8_t* out, int64_t n) {
     case WType::Q4_K: return q4_k_ref(x, reinterpret_cast<Q4_K*>(out), nb);
     case WType::Q5_K: return q5_k_ref(x, reinterpret_cast<Q5_K*>(out), nb);
     case WType::Q6_K: return q6_k_ref(x, reinterpret_cast<Q6_K*>(out), nb);
+    case WType::Q2_K: return q2_k_ref(x, reinterpret_cast<Q2_K*>(out), nb);
+    case WType::Q3_K: return q3_k_ref(x, reinterpret_cast<Q3_K*>(out), nb);
+    case WType::Q4_1: return codecs::quant_q4_1(x, out, nb);
+    case WType::Q5_0: return codecs::quant_q5_0(x, out, nb);
+    case WType::Q5_1: return codecs::quant_q5_1(x, out, nb);
+    case WType::IQ4_NL: return codecs::quant_iq4_nl(x, out, nb);
+    case WType::MXFP4: return codecs::quant_mxfp4(x, out, nb);
+    case WType::IQ4_XS: return codecs::quant_iq4_xs(x, out, nb);
+    default: break;  // the grid formats need an importance matrix or a codebook search (not written here)
     case WType::F32: std::memcpy(out, x, size_t(n) * 4); return;
     case WType::F16: {
       uint16_t* o = reinterpret_cast<uint16_t*>(out);

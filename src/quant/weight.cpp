@@ -10,28 +10,14 @@
 namespace g4 {
 
 const WTypeInfo& wtype_info(WType t) {
-  static const WTypeInfo f32{"F32", 1, 4}, f16{"F16", 1, 2}, bf16{"BF16", 1, 2}, q8_0{"Q8_0", 32, 34},
-      q4_0{"Q4_0", 32, 18}, q4_k{"Q4_K", 256, 144}, q5_k{"Q5_K", 256, 176}, q6_k{"Q6_K", 256, 210};
-  switch (t) {
-    case WType::F32: return f32;
-    case WType::F16: return f16;
-    case WType::BF16: return bf16;
-    case WType::Q8_0: return q8_0;
-    case WType::Q4_0: return q4_0;
-    case WType::Q4_K: return q4_k;
-    case WType::Q5_K: return q5_k;
-    case WType::Q6_K: return q6_k;
-  }
-  throw Error("unsupported tensor type id " + std::to_string(uint32_t(t)));
+  const GgmlTypeInfo* info = ggml_type_info(uint32_t(t));
+  if (!info || !info->computable) throw Error("unsupported tensor type " + ggml_type_name(uint32_t(t)));
+  return *info;
 }
 
 bool wtype_supported(uint32_t id) {
-  switch (WType(id)) {
-    case WType::F32: case WType::F16: case WType::BF16: case WType::Q8_0: case WType::Q4_0:
-    case WType::Q4_K: case WType::Q5_K: case WType::Q6_K:
-      return true;
-  }
-  return false;
+  const GgmlTypeInfo* info = ggml_type_info(id);
+  return info && info->computable;
 }
 
 size_t wtype_row_bytes(WType t, int64_t cols) {

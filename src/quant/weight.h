@@ -10,27 +10,41 @@
 #include <initializer_list>
 #include <string>
 
+#include "core/ggml_types.h"
+
 namespace g4 {
 
 class ThreadPool;
 
-// Values follow ggml's type ids so GGUF files map directly.
+// Values follow ggml's type ids so GGUF files map directly; every type core/ggml_types.h marks computable.
 enum class WType : uint32_t {
   F32 = 0,
   F16 = 1,
   Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
   Q8_0 = 8,
+  Q2_K = 10,
+  Q3_K = 11,
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
+  IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
+  IQ4_XS = 23,
+  IQ1_M = 29,
   BF16 = 30,
+  MXFP4 = 39,
 };
 
-struct WTypeInfo {
-  const char* name;
-  int block_elems;   // elements per block (1 for plain floats)
-  int block_bytes;   // bytes per block
-};
+// The row of core/ggml_types.h's table (name, block_elems, block_bytes).
+using WTypeInfo = GgmlTypeInfo;
 
 // Throws g4::Error for an unsupported type id.
 const WTypeInfo& wtype_info(WType t);
@@ -51,6 +65,21 @@ inline size_t wtype_row_bytes_unchecked(WType t, int64_t cols) {
     case WType::Q4_K: return size_t(cols / 256) * 144;
     case WType::Q5_K: return size_t(cols / 256) * 176;
     case WType::Q6_K: return size_t(cols / 256) * 210;
+    case WType::Q4_1: return size_t(cols / 32) * 20;
+    case WType::Q5_0: return size_t(cols / 32) * 22;
+    case WType::Q5_1: return size_t(cols / 32) * 24;
+    case WType::IQ4_NL: return size_t(cols / 32) * 18;
+    case WType::MXFP4: return size_t(cols / 32) * 17;
+    case WType::Q2_K: return size_t(cols / 256) * 84;
+    case WType::Q3_K: return size_t(cols / 256) * 110;
+    case WType::IQ2_XXS: return size_t(cols / 256) * 66;
+    case WType::IQ2_XS: return size_t(cols / 256) * 74;
+    case WType::IQ2_S: return size_t(cols / 256) * 82;
+    case WType::IQ3_XXS: return size_t(cols / 256) * 98;
+    case WType::IQ3_S: return size_t(cols / 256) * 110;
+    case WType::IQ1_S: return size_t(cols / 256) * 50;
+    case WType::IQ1_M: return size_t(cols / 256) * 56;
+    case WType::IQ4_XS: return size_t(cols / 256) * 136;
   }
   return 0;
 }

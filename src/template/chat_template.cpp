@@ -102,6 +102,13 @@ std::string load_chat_template(const std::string& model_path) {
 nlohmann::ordered_json load_special_tokens(const std::string& model_path) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   static const char* const names[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
+  // A GGUF's special tokens are typed metadata: a value of the wrong type is the file's error, named.
+  if (!is_directory(model_path) && file_exists(model_path) && tpl::is_gguf_file(model_path)) {
+    tpl::GgufChatInfo info = tpl::read_gguf_chat_info(model_path);
+    for (const char* n : names)
+      if (info.special_tokens.count(n)) out[n] = info.special_tokens[n];
+    return out;
+  }
   try {
     if (is_directory(model_path)) {
       std::string cfg_path = join_path(model_path, "tokenizer_config.json");
@@ -114,10 +121,6 @@ nlohmann::ordered_json load_special_tokens(const std::string& model_path) {
         if (v.is_string()) out[n] = v;
         else if (v.is_object() && v.contains("content") && v["content"].is_string()) out[n] = v["content"];
       }
-    } else if (file_exists(model_path) && tpl::is_gguf_file(model_path)) {
-      tpl::GgufChatInfo info = tpl::read_gguf_chat_info(model_path);
-      for (const char* n : names)
-        if (info.special_tokens.count(n)) out[n] = info.special_tokens[n];
     }
   } catch (const std::exception&) {
     // Special tokens are a convenience; a model without readable ones renders without them.

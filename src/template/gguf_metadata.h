@@ -1,7 +1,6 @@
 #pragma once
-// A minimal, bounds-checked reader of GGUF metadata, just for what chat templates need
-// (tokenizer.chat_template and the special-token strings). The template module depends only on core,
-// so it does not use formats/gguf.h.
+// What chat templates need from a GGUF file (tokenizer.chat_template and the special-token strings), read
+// through formats/gguf.h, the one GGUF reader.
 #include <cstdint>
 #include <map>
 #include <optional>

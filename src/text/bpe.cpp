@@ -33,6 +33,21 @@ bool parse_byte_token(std::string_view s, unsigned* value) {
   *value = unsigned(hi * 16 + lo);
   return true;
 }
+
+// Token text for an error message: printable ASCII as is, other bytes as \xHH.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += c;
+    } else {
+      char hx[5];
+      std::snprintf(hx, sizeof hx, "\\x%02X", unsigned(static_cast<unsigned char>(c)));
+      out += hx;
+    }
+  }
+  return out;
+}
 }  // namespace
 
 namespace {
@@ -282,12 +297,16 @@ void TokenizerImpl::finalize() {
     std::string_view s = piece(id);
     TokenType t = types[size_t(id)];
     if (t == TokenType::Byte) {
+      // A byte token stands for one raw byte named by its text; any other text would be read as something
+      // it is not (llama.cpp would decode garbage), so the vocabulary is refused naming the token.
       unsigned v = 0;
-      if (parse_byte_token(s, &v)) {
-        if (byte_ids[v] < 0) byte_ids[v] = id;
-        out_arena += char(v);
-        continue;
+      if (!parse_byte_token(s, &v)) {
+        throw Error("token " + std::to_string(id) + " \"" + printable(s.substr(0, 40)) +
+                    "\" is typed as a byte token but its text is not <0xHH> (two hex digits)");
       }
+      if (byte_ids[v] < 0) byte_ids[v] = id;
+      out_arena += char(v);
+      continue;
     }
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     uint32_t prev = kInvalid;

@@ -2,6 +2,7 @@
 // or corrupted files (every one must give a g4::Error naming the file, never a crash).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <fstream>
 
@@ -166,7 +167,7 @@ TEST(Gguf, WriterReaderRoundTrip) {
     EXPECT_THROW(g->get_u32("i8"), Error);   // negative
     EXPECT_EQ(g->get_f32("f32"), 1.5f);
     EXPECT_EQ(g->get("f64").as_f64(), -2.25);
-    EXPECT_EQ(g->get_f32("u16"), 60000.0f);  // integers read as floats
+    EXPECT_THROW(g->get_f32("u16"), Error);  // an integer is not read as a float
     EXPECT_TRUE(g->get_bool("bool"));
     EXPECT_EQ(g->get_string("empty"), "");
     EXPECT_EQ(g->get_string("nul"), std::string("a\0b", 3));
@@ -197,9 +198,9 @@ TEST(Gguf, WriterReaderRoundTrip) {
     EXPECT_EQ(g->find_tensor("b.q8_0")->data[67], 7);
     EXPECT_EQ(g->find_tensor("c.q4_k")->type_name(), "Q4_K");
     const GgufTensor* iq = g->find_tensor("d.iq2_xxs");
-    EXPECT_FALSE(iq->supported);
+    EXPECT_TRUE(iq->supported);  // every type published files use is computable
     EXPECT_EQ(iq->nbytes, 66u);
-    EXPECT_THROW(g->require_supported(*iq), Error);
+    EXPECT_NO_THROW(g->require_supported(*iq));
     EXPECT_NO_THROW(g->require_supported(*a));
     for (const GgufTensor& t : g->tensors()) {
       EXPECT_EQ((t.data - bytes.data()) % alignment, 0u) << t.name;
@@ -305,4 +306,68 @@ TEST(Gguf, CorruptHeadersAreClearErrors) {
   expect_parse_error(Raw().header(1, 0).tensor("t", {8}, 0, 0).b, "ends before its data section");
   expect_parse_error(Raw().header(2, 0).tensor("t", {16}, 0, 0).tensor("u", {8}, 0, 32).pad().zeros(96).b, "overlap");
   expect_parse_error(Raw().header(2, 0).tensor("t", {8}, 0, 0).tensor("t", {8}, 0, 32).pad().zeros(64).b, "appears twice");
+}
+
+// A metadata value of the wrong type is an error naming the key, never reinterpreted: an array of u8 where
+// an f32 array is expected, a string or an array where an integer is, an integer where a float is.
+TEST(Gguf, WrongValueTypesAreErrorsNamingTheKey) {
+  GgufWriter w;
+  w.set("tokenizer.ggml.scores", GgufValue::int_array(GgufType::U8, {1, 2, 3}));
+  w.set("good.scores", GgufValue::float_array(GgufType::F32, {0.5, 1.5}));
+  w.set_string("gemma4.block_count", "35");
+  w.set("gemma4.context_length", GgufValue::int_array(GgufType::U32, {4096}));
+  w.set_u32("gemma4.rope.freq_base", 10000);
+  w.set_f32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
+  const std::vector<uint8_t> img = w.serialize();
+  auto f = GgufFile::parse(img.data(), img.size(), "typed.gguf");
+  auto expect_error = [](const auto& call, const std::string& key, const std::string& fragment) {
+    try {
+      call();
+      ADD_FAILURE() << key << ": no error";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("'" + key + "'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+    }
+  };
+  expect_error([&] { f->get_array_floats("tokenizer.ggml.scores"); }, "tokenizer.ggml.scores", "array of u8");
+  expect_error([&] { f->get_u32("gemma4.block_count"); }, "gemma4.block_count", "expected an integer");
+  expect_error([&] { f->get_i64("gemma4.block_count", 3); }, "gemma4.block_count", "expected an integer");
+  expect_error([&] { f->get_u32("gemma4.context_length"); }, "gemma4.context_length", "expected an integer");
+  expect_error([&] { f->get_f32("gemma4.rope.freq_base"); }, "gemma4.rope.freq_base", "expected a float");
+  expect_error([&] { f->get_f32("gemma4.rope.freq_base", 1.0f); }, "gemma4.rope.freq_base", "expected a float");
+  expect_error([&] { f->get_string("gemma4.attention.layer_norm_rms_epsilon"); },
+               "gemma4.attention.layer_norm_rms_epsilon", "expected a string");
+  // The right types still read.
+  EXPECT_EQ(f->get_array_floats("good.scores"), (std::vector<float>{0.5f, 1.5f}));
+  EXPECT_FLOAT_EQ(f->get_f32("gemma4.attention.layer_norm_rms_epsilon"), 1e-6f);
+}
+
+// The tensor-type table lives in core (below formats and quant): every published type is known with
+// ggml's block layout, and a type the engine cannot compute with is named in the error.
+TEST(Gguf, TensorTypeTableCoversPublishedTypes) {
+  const std::pair<const char*, std::array<int, 3>> expected[] = {
+      {"Q4_1", {3, 32, 20}},      {"Q5_0", {6, 32, 22}},     {"Q5_1", {7, 32, 24}},    {"Q2_K", {10, 256, 84}},
+      {"Q3_K", {11, 256, 110}},   {"IQ2_XXS", {16, 256, 66}}, {"IQ2_XS", {17, 256, 74}}, {"IQ3_XXS", {18, 256, 98}},
+      {"IQ1_S", {19, 256, 50}},   {"IQ4_NL", {20, 32, 18}},  {"IQ3_S", {21, 256, 110}}, {"IQ2_S", {22, 256, 82}},
+      {"IQ4_XS", {23, 256, 136}}, {"IQ1_M", {29, 256, 56}},  {"MXFP4", {39, 32, 17}}};
+  for (const auto& [name, v] : expected) {
+    const GgmlTypeInfo* info = ggml_type_info(uint32_t(v[0]));
+    ASSERT_NE(info, nullptr) << name;
+    EXPECT_STREQ(info->name, name);
+    EXPECT_EQ(info->block_elems, v[1]) << name;
+    EXPECT_EQ(info->block_bytes, v[2]) << name;
+    EXPECT_TRUE(info->computable) << name;
+  }
+  // TQ1_0 is a ggml type the engine does not compute with: the file parses, the tensor is refused by name.
+  auto img = Raw().header(1, 0).tensor("blk.0.ffn_up.weight", {256}, 34, 0).pad().zeros(64).b;
+  auto f = GgufFile::parse(img.data(), img.size(), "tq.gguf");
+  ASSERT_FALSE(f->tensors()[0].supported);
+  try {
+    f->require_supported(f->tensors()[0]);
+    ADD_FAILURE() << "TQ1_0 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("TQ1_0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
+  }
 }

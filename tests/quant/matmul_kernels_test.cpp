@@ -4,6 +4,7 @@
 // 2048-column panels, two threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,8 @@
 #include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "quant/kernels.h"
+#include "quant/block_data.h"
+#include "quant/ggml_ref.h"
 #include "quant/weight.h"
 
 using namespace g4;
@@ -38,13 +41,28 @@ struct Mat {
   Weight w;
 };
 
+// Types written by quantize_row (the grid i-quants are only read).
+bool has_quantizer(WType t) {
+  switch (t) {
+    case WType::IQ2_XXS: case WType::IQ2_XS: case WType::IQ2_S: case WType::IQ3_XXS: case WType::IQ3_S:
+    case WType::IQ1_S: case WType::IQ1_M:
+      return false;
+    default:
+      return true;
+  }
+}
+
 Mat make_weight(WType t, int64_t rows, int64_t cols, uint64_t seed) {
   Rng r(seed);
   Mat m;
   const size_t rb = wtype_row_bytes(t, cols);
   m.bytes.resize(rb * size_t(rows) + 64);
   std::vector<float> row(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < rows; ++i) {
+  if (!has_quantizer(t)) {  // the grid i-quants: random blocks with sane scales
+    const auto blocks = test::random_blocks(t, rows * cols / wtype_info(t).block_elems, seed);
+    std::copy(blocks.begin(), blocks.end(), m.bytes.begin());
+  }
+  for (int64_t i = 0; i < rows && has_quantizer(t); ++i) {
     for (auto& v : row) v = r.sym() * (1.0f + float(i % 3));
     quantize_row(t, row.data(), m.bytes.data() + rb * size_t(i), cols);
   }
@@ -98,7 +116,15 @@ std::vector<float> q8_bound(const Weight& w, const float* x, size_t n) {
   return out;
 }
 
-bool quantized(WType t) { return !(t == WType::F32 || t == WType::F16 || t == WType::BF16); }
+// Types whose fast paths quantize activations to 8 bits (the rest compute in f32).
+bool quantized(WType t) { return kernels::quantizes_activations(t); }
+
+// Whether the path level isa (forced) takes for n tokens multiplies 8-bit activations.
+bool q8_path(WType t, Isa isa, size_t n) {
+  (void)isa;  // matmul_path follows the forced level
+  const kernels::MatmulPath p = kernels::matmul_path(t, n);
+  return quantized(t) && p != kernels::MatmulPath::Scalar && p != kernels::MatmulPath::DequantTiles;
+}
 
 std::vector<Isa> isas() {
   std::vector<Isa> v;
@@ -125,7 +151,7 @@ void check_output(WType t, Isa isa, int64_t rows, int64_t cols, size_t n, const 
                   const std::vector<float>& ref, const std::vector<float>& q8ref, const std::vector<float>& scale,
                   const std::vector<float>& qbound) {
   for (size_t i = 0; i < y.size(); ++i) {
-    if (!quantized(t) || kernels::matmul_path(t, n) == kernels::MatmulPath::Scalar) {
+    if (!q8_path(t, isa, n)) {
       ASSERT_NEAR(y[i], ref[i], 4e-6f * scale[i] + 1e-30f) << where_str(t, isa, rows, cols, n, i);
     } else {
       ASSERT_NEAR(y[i], q8ref[i], 2e-5f * scale[i] + 1e-6f) << where_str(t, isa, rows, cols, n, i);
@@ -215,7 +241,10 @@ TEST_P(MatmulTypes, AwkwardSizesAllPaths) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes,
                          ::testing::Values(WType::F32, WType::F16, WType::BF16, WType::Q8_0, WType::Q4_0, WType::Q4_K,
-                                           WType::Q5_K, WType::Q6_K),
+                                           WType::Q5_K, WType::Q6_K, WType::Q4_1, WType::Q5_0, WType::Q5_1,
+                                           WType::Q2_K, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_XXS,
+                                           WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S,
+                                           WType::IQ1_M, WType::MXFP4),
                          [](const auto& info) { return std::string(wtype_info(info.param).name); });
 
 TEST(MatmulKernels, ExpertSliceTouchesOnlyItsRows) {
@@ -295,5 +324,56 @@ TEST(MatmulKernels, ForcingUnsupportedIsaThrows) {
     EXPECT_EQ(kernels::active_isa(), Isa::Avx2);
     kernels::clear_forced_isa();
     EXPECT_EQ(kernels::active_isa(), kernels::best_isa());
+  }
+}
+
+// Every type on every level against the product of ggml's own dequantization (llama.cpp's libggml-base.so,
+// dequantize_row_*) computed in double: within summation-order tolerance of it, for the activations the
+// path multiplies (the f32 values, or for the 8-bit paths the activations rounded to 8 bits per 32 values,
+// d = amax / 127, as the kernels document).
+TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
+  const test::GgmlRef& ggml = test::ggml_ref();
+  ASSERT_TRUE(ggml.ok()) << ggml.error();
+  ThreadPool pool(2);
+  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K, WType::Q3_K,
+                         WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_XXS,
+                         WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S, WType::IQ1_M,
+                         WType::MXFP4};
+  for (WType t : types) {
+    const int64_t rows = 37, cols = 512;
+    Mat m = make_weight(t, rows, cols, 99);
+    const auto to_float = ggml.to_float(test::ggml_suffix(t));
+    ASSERT_NE(to_float, nullptr) << wtype_info(t).name;
+    std::vector<float> wf(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) to_float(m.w.row_ptr(r), wf.data() + r * cols, cols);
+    for (size_t n : {1, 3, 9, 40}) {
+      auto x = make_x(n, cols, n * 5 + 1);
+      // The activations each path multiplies.
+      std::vector<float> xq = x;
+      for (size_t b = 0; b < x.size() / 32; ++b) {
+        float amax = 0;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (int j = 0; j < 32; ++j) xq[b * 32 + j] = std::nearbyint(x[b * 32 + j] * id) * d;
+      }
+      for (Isa isa : isas()) {
+        ForceGuard g(isa);
+        const bool q8 = q8_path(t, isa, n);
+        const std::vector<float>& xa = q8 ? xq : x;
+        std::vector<float> y(n * size_t(rows), -12345.0f);
+        matmul(m.w, x.data(), n, y.data(), pool);
+        for (size_t tk = 0; tk < n; ++tk)
+          for (int64_t r = 0; r < rows; ++r) {
+            double ref = 0, mag = 0;
+            for (int64_t c = 0; c < cols; ++c) {
+              const double p = double(wf[size_t(r * cols + c)]) * xa[tk * size_t(cols) + size_t(c)];
+              ref += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(y[tk * size_t(rows) + size_t(r)], ref, 2e-5 * mag + 1e-6)
+                << where_str(t, isa, rows, cols, n, tk * size_t(rows) + size_t(r));
+          }
+      }
+    }
   }
 }

@@ -1,10 +1,10 @@
 // Block formats: bit-exact dequantization (against an independent element-wise decoder written from the
-// format definition, and against llama.cpp's ggml when its library is found), reference quantizers
-// (identical bytes to ggml's quantize_row_*_ref: compared live when ggml is found, and by recorded hashes),
-// and quantize -> dequantize error bounds.
-#include <dlfcn.h>
+// format definition for the original types, and for every type against llama.cpp's libggml-base.so, which
+// must be installed: see quant/ggml_ref.h), reference quantizers (identical bytes to ggml_quantize_chunk
+// without an importance matrix, live, and by recorded hashes), and quantize -> dequantize error bounds.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "quant/kernels.h"
 #include "quant/weight.h"
+#include "quant/block_data.h"
+#include "quant/ggml_ref.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -68,7 +70,17 @@ uint64_t fnv1a(const std::vector<uint8_t>& v) {
   return h;
 }
 
+// Types with an independent decoder below and recorded quantizer hashes.
 const WType kQuantTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K};
+// Every block type the engine reads.
+const WType kAllBlockTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K,
+                                WType::Q3_K, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS,
+                                WType::IQ3_XXS, WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S,
+                                WType::IQ1_S, WType::IQ1_M, WType::MXFP4};
+// Types with a reference quantizer here (the rest: see QuantizersOfTheGridTypesAreRefused).
+const WType kQuantizerTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K,
+                                 WType::Q3_K, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS,
+                                 WType::MXFP4};
 
 // ---------------------------------------------------------------- independent element decoders
 uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
@@ -109,61 +121,11 @@ float decode_element(WType t, const uint8_t* blk, int e) {
   }
 }
 
-// Random block bytes with finite fp16 scales.
-std::vector<uint8_t> random_blocks(WType t, int64_t nblocks, uint64_t seed) {
-  const WTypeInfo& info = wtype_info(t);
-  Rng r(seed);
-  std::vector<uint8_t> v(static_cast<size_t>(nblocks * info.block_bytes));
-  for (auto& b : v) b = uint8_t(r.next());
-  auto set_half = [&](uint8_t* p) {
-    const uint16_t h = f32_to_f16((r.uniform() - 0.3f) * 0.05f);
-    p[0] = uint8_t(h);
-    p[1] = uint8_t(h >> 8);
-  };
-  for (int64_t i = 0; i < nblocks; ++i) {
-    uint8_t* b = v.data() + i * info.block_bytes;
-    if (t == WType::Q6_K) set_half(b + 208);
-    else set_half(b);
-    if (t == WType::Q4_K || t == WType::Q5_K) set_half(b + 2);
-  }
-  return v;
-}
+using test::ggml_suffix;
+using test::random_blocks;
 
-// ---------------------------------------------------------------- optional live ggml
-struct Ggml {
-  void* h = nullptr;
-  using Deq = void (*)(const void*, float*, int64_t);
-  using Qnt = void (*)(const float*, void*, int64_t);
-  Ggml() {
-    std::vector<std::string> paths;
-    if (const char* e = std::getenv("G4_GGML_BASE")) paths.push_back(e);
-    const std::string rel = "/peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
-    paths.push_back(std::string(G4_SHARED_DIR) + rel);
-    paths.push_back("/tmp/peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so");
-    for (const auto& p : paths)
-      if ((h = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
-  }
-  ~Ggml() {
-    if (h) dlclose(h);
-  }
-  static const char* suffix(WType t) {
-    switch (t) {
-      case WType::Q8_0: return "q8_0";
-      case WType::Q4_0: return "q4_0";
-      case WType::Q4_K: return "q4_K";
-      case WType::Q5_K: return "q5_K";
-      case WType::Q6_K: return "q6_K";
-      default: return "";
-    }
-  }
-  Deq deq(WType t) const { return h ? Deq(dlsym(h, (std::string("dequantize_row_") + suffix(t)).c_str())) : nullptr; }
-  Qnt qnt(WType t) const {
-    return h ? Qnt(dlsym(h, (std::string("quantize_row_") + suffix(t) + "_ref").c_str())) : nullptr;
-  }
-};
-
-const Ggml& ggml() {
-  static Ggml g;
+const test::GgmlRef& ggml() {
+  const test::GgmlRef& g = test::ggml_ref();
   return g;
 }
 
@@ -215,26 +177,33 @@ TEST(QuantFormats, DequantizeMatchesFormatDefinition) {
   }
 }
 
+TEST(QuantFormats, GgmlLibraryIsInstalled) {
+  ASSERT_TRUE(ggml().ok()) << ggml().error();
+}
+
 TEST(QuantFormats, DequantizeMatchesGgml) {
-  if (!ggml().h) GTEST_SKIP() << "llama.cpp's libggml-base.so not found (set G4_GGML_BASE)";
-  for (WType t : kQuantTypes) {
+  ASSERT_TRUE(ggml().ok()) << ggml().error();
+  for (WType t : kAllBlockTypes) {
     const WTypeInfo& info = wtype_info(t);
-    auto fn = ggml().deq(t);
-    ASSERT_NE(fn, nullptr);
-    const int64_t nb = 16, n = nb * info.block_elems;
-    auto blocks = random_blocks(t, nb, 55);
-    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
-    dequantize_blocks(t, blocks.data(), a.data(), n);
-    fn(blocks.data(), b.data(), n);
-    ASSERT_EQ(std::memcmp(a.data(), b.data(), size_t(n) * 4), 0) << info.name;
+    auto fn = ggml().to_float(ggml_suffix(t));
+    ASSERT_NE(fn, nullptr) << "dequantize_row_" << ggml_suffix(t);
+    for (uint64_t seed : {55, 56, 57}) {
+      const int64_t nb = 64, n = nb * info.block_elems;
+      auto blocks = random_blocks(t, nb, seed);
+      std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      dequantize_blocks(t, blocks.data(), a.data(), n);
+      fn(blocks.data(), b.data(), n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::memcmp(&a[size_t(i)], &b[size_t(i)], 4), 0)
+            << info.name << " element " << i << ": ours " << a[size_t(i)] << ", ggml " << b[size_t(i)];
+    }
   }
 }
 
-TEST(QuantFormats, QuantizeMatchesGgmlReference) {
-  if (!ggml().h) GTEST_SKIP() << "llama.cpp's libggml-base.so not found (set G4_GGML_BASE)";
-  for (WType t : kQuantTypes) {
-    auto fn = ggml().qnt(t);
-    ASSERT_NE(fn, nullptr);
+TEST(QuantFormats, QuantizeMatchesGgml) {
+  ASSERT_TRUE(ggml().ok()) << ggml().error();
+  for (WType t : kQuantizerTypes) {
+    ASSERT_FALSE(ggml().requires_imatrix(int(t))) << wtype_info(t).name;
     for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1234}) {
       const int64_t n = 256 * 9;
       auto x = make_input(n, seed);
@@ -242,10 +211,50 @@ TEST(QuantFormats, QuantizeMatchesGgmlReference) {
         for (auto& v : x) v *= 1000.0f;
       std::vector<uint8_t> a(wtype_row_bytes(t, n)), b(a.size());
       quantize_row(t, x.data(), a.data(), n);
-      fn(x.data(), b.data(), n);
-      ASSERT_EQ(a, b) << wtype_info(t).name << " seed " << seed;
+      // Three rows of a third each: ggml quantizes row by row.
+      ASSERT_EQ(ggml().quantize(int(t), x.data(), b.data(), 3, n / 3), b.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_EQ(a[i], b[i]) << wtype_info(t).name << " seed " << seed << " byte " << i << " of " << a.size();
     }
   }
+}
+
+// The grid i-quants are read, not written: ggml needs an importance matrix for IQ2_XXS, IQ2_XS and IQ1_S,
+// and a codebook search for IQ3_XXS, IQ3_S, IQ2_S and IQ1_M that is not written here. Asking for one is
+// an error naming the type, never other bytes.
+TEST(QuantFormats, QuantizersOfTheGridTypesAreRefused) {
+  std::vector<float> x(256, 0.5f);
+  std::vector<uint8_t> q(512);
+  for (WType t : {WType::IQ3_XXS, WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S,
+                  WType::IQ1_M}) {
+    try {
+      quantize_row(t, x.data(), q.data(), 256);
+      ADD_FAILURE() << wtype_info(t).name << " quantized";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(wtype_info(t).name), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The core type table and src/quant agree: every computable type has a WType whose row size is the
+// table's, and dequantizes.
+TEST(QuantFormats, CoreTypeTableMatchesQuant) {
+  int computable = 0;
+  for (uint32_t id = 0; id < 64; ++id) {
+    const GgmlTypeInfo* info = ggml_type_info(id);
+    if (!info || !info->computable) {
+      EXPECT_FALSE(wtype_supported(id)) << id;
+      continue;
+    }
+    ++computable;
+    ASSERT_TRUE(wtype_supported(id)) << info->name;
+    const WType t = WType(id);
+    EXPECT_EQ(wtype_row_bytes_unchecked(t, 512), size_t(512 / info->block_elems * info->block_bytes)) << info->name;
+    std::vector<uint8_t> zeros(size_t(info->block_bytes) * 2, 0);
+    std::vector<float> out(size_t(info->block_elems) * 2, 1.0f);
+    EXPECT_NO_THROW(dequantize_blocks(t, zeros.data(), out.data(), info->block_elems * 2)) << info->name;
+  }
+  EXPECT_EQ(computable, 23);
 }
 
 TEST(QuantFormats, QuantizeMatchesRecordedGgmlOutput) {
@@ -327,8 +336,9 @@ namespace {
 
 // The kernels' inline row size repeats the block table as constants; both must agree for every type.
 TEST(QuantFormats, UncheckedRowBytesAgreeWithTheTable) {
-  for (WType t : {WType::F32, WType::F16, WType::BF16, WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K,
-                  WType::Q6_K})
+  std::vector<WType> types = {WType::F32, WType::F16, WType::BF16};
+  for (WType t : kAllBlockTypes) types.push_back(t);
+  for (WType t : types)
     for (int64_t cols : {256, 1536, 12288})
       EXPECT_EQ(wtype_row_bytes_unchecked(t, cols), wtype_row_bytes(t, cols)) << wtype_info(t).name << " " << cols;
 }

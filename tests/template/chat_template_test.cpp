@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "formats/gguf_writer.h"
 
 namespace {
 
@@ -488,6 +489,48 @@ TEST(ChatTemplateLoad, GgufMetadata) {
   std::string out = tpl.render(nlohmann::ordered_json::parse(
       R"({"bos_token": "<bos>", "add_generation_prompt": true, "messages": [{"role": "user", "content": "Hello."}]})"));
   EXPECT_EQ(out.rfind("<bos><|turn>user\nHello.<turn|>\n<|turn>model\n", 0), 0u) << out;
+}
+
+// The template module reads GGUF metadata through formats/gguf.h: a value of the wrong type is an error
+// naming the key (a template stored as a number, a token id stored as a string), never skipped.
+TEST(ChatTemplateLoad, GgufMetadataOfTheWrongTypeIsAnErrorNamingTheKey) {
+  TempDir dir;
+  auto write = [&](const std::string& name, const g4::GgufWriter& w) {
+    const std::string path = dir.path() + "/" + name;
+    w.write(path);
+    return path;
+  };
+  g4::GgufWriter bad_template;
+  bad_template.set_u32("tokenizer.chat_template", 7);
+  const std::string a = write("a.gguf", bad_template);
+  EXPECT_TRUE(contains(load_error(a), "'tokenizer.chat_template'")) << load_error(a);
+  EXPECT_TRUE(contains(load_error(a), "expected a string")) << load_error(a);
+
+  g4::GgufWriter bad_id;
+  bad_id.set_string("tokenizer.chat_template", "{{ bos_token }}");
+  bad_id.set_strings("tokenizer.ggml.tokens", {"<pad>", "<eos>", "<bos>"});
+  bad_id.set_string("tokenizer.ggml.bos_token_id", "2");
+  const std::string b = write("b.gguf", bad_id);
+  EXPECT_TRUE(contains(load_error(b), "'tokenizer.ggml.bos_token_id'")) << load_error(b);
+  try {
+    g4::load_special_tokens(b);
+    ADD_FAILURE() << "a string token id was accepted";
+  } catch (const g4::Error& e) {
+    EXPECT_TRUE(contains(e.what(), "'tokenizer.ggml.bos_token_id'")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "expected an integer")) << e.what();
+  }
+
+  g4::GgufWriter good;
+  good.set_strings("tokenizer.ggml.tokens", {"<pad>", "<eos>", "<bos>"});
+  good.set_u32("tokenizer.ggml.bos_token_id", 2);
+  good.set_u32("tokenizer.ggml.eos_token_id", 9);  // not a token id
+  const std::string c = write("c.gguf", good);
+  try {
+    g4::load_special_tokens(c);
+    ADD_FAILURE() << "an out-of-range token id was accepted";
+  } catch (const g4::Error& e) {
+    EXPECT_TRUE(contains(e.what(), "'tokenizer.ggml.eos_token_id'")) << e.what();
+  }
 }
 
 }  // namespace

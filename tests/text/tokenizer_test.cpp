@@ -388,14 +388,15 @@ TEST(Tokenizer, EncodeProtectedKeepsUserRangesAsText) {
 
 namespace {
 // A tiny SentencePiece-style ("llama") GGUF vocabulary: merges come from scores.
-std::vector<uint8_t> tiny_spm_gguf() {
+// byte_41_text replaces the text of the byte token for 0x41 (token 68) when not empty.
+std::vector<uint8_t> tiny_spm_gguf(const std::string& byte_41_text = "") {
   std::vector<std::string> toks = {"<unk>", "<s>", "</s>"};
   std::vector<int64_t> types = {2, 3, 3};
   std::vector<double> scores = {0, 0, 0};
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
-    toks.push_back(name);
+    toks.push_back(b == 0x41 && !byte_41_text.empty() ? byte_41_text : name);
     types.push_back(6);
     scores.push_back(0);
   }
@@ -432,6 +433,25 @@ TEST(Tokenizer, SentencePieceScoresGguf) {
   EXPECT_EQ(t->encode("<s>hello", true), (std::vector<int32_t>{1, hello}));
   EXPECT_EQ(t->bos_id(), 1);
   EXPECT_TRUE(t->add_bos_default());
+}
+
+// A token typed as a byte whose text is not exactly <0xHH> is an error naming the token, not text.
+TEST(Tokenizer, MalformedByteTokenIsAnErrorNamingIt) {
+  for (const std::string bad : {"<0x4G>", "<0x041>", "<0x4>", "A", "<0X41>", "<0x-1>", "<0x41"}) {
+    std::vector<uint8_t> bytes = tiny_spm_gguf(bad);
+    auto g = GgufFile::parse(bytes.data(), bytes.size(), "bad-byte.gguf");
+    try {
+      Tokenizer::load_gguf(*g);
+      ADD_FAILURE() << bad << " accepted as a byte token";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("token 68 \"" + bad + "\""), std::string::npos) << msg;
+      EXPECT_NE(msg.find("<0xHH>"), std::string::npos) << msg;
+    }
+  }
+  std::vector<uint8_t> ok = tiny_spm_gguf("<0x41>");
+  auto g = GgufFile::parse(ok.data(), ok.size(), "ok.gguf");
+  EXPECT_EQ(Tokenizer::load_gguf(*g)->token_bytes(68), "A");
 }
 
 TEST(Tokenizer, SmallTokenizerJsonWithStringMergesAndEscapes) {

@@ -1,0 +1,28 @@
+#pragma once
+// Matrix-vector kernels of the types the original kernels do not cover (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
+// IQ4_NL, IQ4_XS, IQ3_S, MXFP4), internal to src/quant. Each 32-value block decodes to 32 int8 weights
+// with a scale (and a min) per 16 values:  w_i = sc[i / 16] * q_i - mn[i / 16]. The products run on
+// activations quantized to 8 bits per 32 values (the natural layout of ActBuffer), as the other kernels.
+#include <cstdint>
+
+#include "quant/kernels_impl.h"
+
+namespace g4::kernels::impl {
+
+// The types below have these kernels (decode: up to 4 tokens per pass; prefill takes the f32 tiles).
+bool has_more_kernels(WType t);
+
+// One decoded 32-value block.
+struct Block32 {
+  int8_t q[32];
+  float sc[2];  // per 16 values
+  float mn[2];
+};
+// Decodes block b (32 values) of a row of type t (the scalar reference, kernels_more_ref.cpp).
+void decode_block32(WType t, const uint8_t* row, int64_t b, Block32& out);
+
+RowsFn rows_fn_more_scalar(WType t);  // the reference
+RowsFn rows_fn_more_avx2(WType t);    // AVX2 (vpmaddubsw)
+RowsFn rows_fn_more_vnni(WType t);    // AVX-512 VNNI on 256-bit vectors (vpdpbusd)
+
+}  // namespace g4::kernels::impl
