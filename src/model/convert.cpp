@@ -383,14 +383,16 @@ WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
 
 // ---------------------------------------------------------------------------------------------
 WriteReport quantize_gguf(const std::string& in, const std::string& out_path, WType type, bool progress) {
-  WriteReport report;
-  return quantize_gguf(in, out_path, llama_ftype_for(uint32_t(type)),
-                       [&](const GgufTensor& gt) {
-                         const uint32_t t = fallback_type(type, gt.ne[0]);
-                         note_fallback(report, gt.name, type, t, gt.ne[0]);
-                         return TensorTypeChoice{t, ""};
-                       },
-                       progress, std::move(report));
+  WriteReport fallbacks;  // the notes of the rule below
+  WriteReport report = quantize_gguf(in, out_path, llama_ftype_for(uint32_t(type)),
+                                     [&](const GgufTensor& gt) {
+                                       const uint32_t t = fallback_type(type, gt.ne[0]);
+                                       note_fallback(fallbacks, gt.name, type, t, gt.ne[0]);
+                                       return TensorTypeChoice{t, ""};
+                                     },
+                                     progress);
+  report.fallbacks = std::move(fallbacks.fallbacks);
+  return report;
 }
 
 bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne) {
@@ -401,7 +403,8 @@ bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne)
 }
 
 WriteReport quantize_gguf(const std::string& in, const std::string& out_path, uint32_t file_type,
-                          const TensorTypeRule& rule, bool progress, WriteReport report) {
+                          const TensorTypeRule& rule, bool progress) {
+  WriteReport report;
   auto f = GgufFile::open(in);
   GgufWriter meta;
   meta.copy_metadata(*f);

@@ -67,7 +67,7 @@ struct TensorTypeChoice {
 };
 using TensorTypeRule = std::function<TensorTypeChoice(const GgufTensor&)>;
 WriteReport quantize_gguf(const std::string& in, const std::string& out, uint32_t llama_file_type,
-                          const TensorTypeRule& rule, bool progress = true, WriteReport report = {});
+                          const TensorTypeRule& rule, bool progress = true);
 
 // Random weights at real sizes. arch: e2b | e4b | 26b-a4b | 31b; or config_json: a Hugging Face
 // config.json (for small test models). Matrices ~ N(0, 1/fan_in), norms and scales 1.

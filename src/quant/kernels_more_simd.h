@@ -167,15 +167,15 @@ struct KIQ3_S {
     const int j = int(b % 8);
     const uint8_t* qs = x->qs + 8 * j;
     const uint32_t h = x->qh[j];
-    alignas(32) uint32_t g[8];
-    for (int l = 0; l < 4; ++l) {
-      g[2 * l] = iq::kIq3sGrid[qs[2 * l] | ((h << (8 - 2 * l)) & 256)];
-      g[2 * l + 1] = iq::kIq3sGrid[qs[2 * l + 1] | ((h << (7 - 2 * l)) & 256)];
-    }
+    // Grid point k (0..7) has the 9-bit index qs[k] | bit k of h at bit 8.
+    const __m256i idx = _mm256_or_si256(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs))),
+        _mm256_and_si256(_mm256_sllv_epi32(_mm256_set1_epi32(int(h)), _mm256_setr_epi32(8, 7, 6, 5, 4, 3, 2, 1)),
+                         _mm256_set1_epi32(256)));
+    const __m256i v = _mm256_i32gather_epi32(reinterpret_cast<const int*>(iq::kIq3sGrid), idx, 4);
     uint32_t signs;
     std::memcpy(&signs, x->signs + 4 * j, 4);
     const __m256i neg = bits_to_bytes(signs);
-    const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(g));
     const __m256i q = _mm256_sub_epi8(_mm256_xor_si256(v, neg), neg);  // negate where the sign bit is set
     const int sc = j % 2 == 0 ? (x->scales[j / 2] & 0xf) : (x->scales[j / 2] >> 4);
     return {q, _mm256_set1_ps(h2f(x->d) * float(1 + 2 * sc)), _mm256_setzero_ps()};
