@@ -3,7 +3,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-dev python3)
+      clang libclang-rt-dev python3
+      libcurl4-openssl-dev libssl-dev)
 # Node.js and npm (for the server test's official OpenAI client): use the machine's own when present
 # (it may come from another source than Debian, whose npm package would conflict with it).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

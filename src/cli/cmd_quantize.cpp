@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
@@ -12,7 +13,8 @@ namespace {
 
 int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
-  args.option("model", "FILE", "input .gguf file", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args
       .option("type", "T", "target type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", true)
       .option("out", "FILE", "output .gguf file", true)
       .flag("quiet", "no progress bar");
