@@ -58,7 +58,7 @@ LocatedModel locate_model(const std::string& spec) {
   const std::optional<std::string> snap = cached_snapshot(ref->repo);
   if (!snap) {
     m.kind = LocatedModel::Kind::NotCached;
-    m.hint = "not in the Hugging Face cache " + cache_dir();
+    m.hint = "looked in " + cache_dir();
     return m;
   }
   const std::vector<std::string> files = list_files(*snap);
@@ -73,8 +73,8 @@ LocatedModel locate_model(const std::string& spec) {
     m.kind = LocatedModel::Kind::NotCached;
     const std::vector<std::string> quants = gguf_quants(files);
     m.hint = ref->quant.empty() ? "the cached snapshot " + *snap + " holds no model"
-                                : "no " + ref->quant + " GGUF in the cached snapshot" +
-                                      (quants.empty() ? std::string() : " (cached: " + join(quants) + ")");
+                                : "no " + ref->quant + " GGUF in its cached snapshot" +
+                                      (quants.empty() ? std::string() : "; cached: " + join(quants));
     return m;
   }
   m.kind = LocatedModel::Kind::Cached;

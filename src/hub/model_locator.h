@@ -16,7 +16,7 @@ struct LocatedModel {
   Kind kind = Kind::Path;
   std::string path;  // Path and Cached: what to load
   RepoRef ref;       // Cached and NotCached: the repo it names
-  std::string hint;  // NotCached: why (e.g. "no Q5_K_M GGUF among the cached Q4_K_M, Q8_0")
+  std::string hint;  // NotCached: why (e.g. "no Q5_K_M GGUF in its cached snapshot; cached: Q4_K_M, Q8_0")
 };
 
 // Throws g4::Error for a spec that is neither an existing path nor a repo id.

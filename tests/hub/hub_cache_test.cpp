@@ -107,7 +107,7 @@ TEST_F(CacheDir, LocatesRepoIdsAndQuants) {
   EXPECT_EQ(m.path, snap + "/m-Q8_0.gguf");
   m = locate_model("org/m-GGUF:Q6_K");
   EXPECT_EQ(m.kind, LocatedModel::Kind::NotCached);
-  EXPECT_NE(m.hint.find("Q4_K_M, Q8_0"), std::string::npos) << m.hint;
+  EXPECT_NE(m.hint.find("cached: Q4_K_M, Q8_0"), std::string::npos) << m.hint;
   m = locate_model("org/other");
   EXPECT_EQ(m.kind, LocatedModel::Kind::NotCached);
   EXPECT_EQ(m.ref.repo, "org/other");
