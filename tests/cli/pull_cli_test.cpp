@@ -229,6 +229,16 @@ TEST(PullCli, AWrongChecksumIsRefusedAndNothingIsLeft) {
   EXPECT_NE(r.status, 0) << r.out;
 }
 
+TEST(PullCli, AListingAndARedirectThatDisagreeAreRefused) {
+  FakeHub hub("--bad-etag demo-Q8_0.gguf");
+  ASSERT_TRUE(hub.up());
+  CliResult r = hub.gemma4("pull org/demo-GGUF:Q8_0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("X-Linked-Etag for demo-Q8_0.gguf"), std::string::npos) << r.out;
+  const std::string blobs = hub.cache() + "/models--org--demo-GGUF/blobs";
+  EXPECT_TRUE(!fs::exists(blobs) || fs::is_empty(blobs)) << "nothing kept";
+}
+
 TEST(PullCli, GatedReposSayWhatToDo) {
   FakeHub hub("--gated hf_granted");
   ASSERT_TRUE(hub.up());

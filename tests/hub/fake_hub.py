@@ -13,6 +13,7 @@ Failure modes for the tests:
                       (invalid credentials), another token -> 403, each with X-Error-Code/X-Error-Message
   --interrupt PATH    the first full GET of PATH sends half the bytes and drops the connection
   --bad-sha PATH      the listing and X-Linked-Etag give PATH a sha256 that is not its content's
+  --bad-etag PATH     only X-Linked-Etag does (the listing and the redirect disagree)
 Every request is appended to --log as "METHOD PATH RANGE" (RANGE "-" when absent). The chosen port is
 written to --port-file once listening.
 """
@@ -160,7 +161,10 @@ def make_handler(hub):
             if rel.endswith(LFS_SUFFIXES):  # the hub answers with a redirect to its CDN
                 self.send_response(302)
                 self.send_header("Location", "/_cdn/%s/%s/%s" % (org, name, urllib.parse.quote(rel)))
-                self.send_header("X-Linked-Etag", '"%s"' % hub.sha256(rel, m))
+                etag = hub.sha256(rel, m)
+                if hub.args.bad_etag == rel:
+                    etag = hashlib.sha256(b"another file").hexdigest()
+                self.send_header("X-Linked-Etag", '"%s"' % etag)
                 self.send_header("X-Linked-Size", str(m["size"]))
                 self.send_header("X-Repo-Commit", hub.commit(org, name))
                 self.send_header("Content-Length", "0")
@@ -217,6 +221,7 @@ def main():
     ap.add_argument("--gated")
     ap.add_argument("--interrupt")
     ap.add_argument("--bad-sha")
+    ap.add_argument("--bad-etag")
     args = ap.parse_args()
     hub = Hub(args)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(hub))
