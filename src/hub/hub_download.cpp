@@ -389,6 +389,9 @@ PullOptions pull_options_from_env(PullOptions o) {
 }
 
 PullResult pull(const RepoRef& ref, const PullOptions& o) {
+  const std::string offline = env("HF_HUB_OFFLINE");
+  if (offline == "1" || offline == "true" || offline == "yes" || offline == "ON")
+    throw Error("HF_HUB_OFFLINE is set: not downloading " + ref.str() + " (unset it to pull)");
   if (!is_valid_repo_id(ref.repo)) throw Error("'" + ref.repo + "' is not a Hugging Face repo id (org/name)");
   if (o.revision.empty() || !is_safe_relative_path(o.revision)) throw Error("bad revision '" + o.revision + "'");
   const RepoInfo info = fetch_repo_info(ref, o);

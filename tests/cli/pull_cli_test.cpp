@@ -92,10 +92,10 @@ class FakeHub {
   bool up() const { return !port_.empty(); }
   std::string cache() const { return dir_ + "/cache"; }
   // gemma4 with this hub and cache, and no token but `token`.
-  std::string env(const std::string& token = "") const {
-    return "env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN HOME=" + dir_ + " HF_HOME=" + dir_ + "/hf" + " HF_HUB_CACHE=" + cache() +
-           " HF_ENDPOINT=http://127.0.0.1:" + port_ + "/" + (token.empty() ? "" : " HF_TOKEN=" + token) + " " +
-           std::string(G4_BINARY);
+  std::string env(const std::string& token = "", const std::string& more = "") const {
+    return "env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN -u HF_HUB_OFFLINE HOME=" + dir_ + " HF_HOME=" + dir_ + "/hf" +
+           " HF_HUB_CACHE=" + cache() + " HF_ENDPOINT=http://127.0.0.1:" + port_ + "/" +
+           (token.empty() ? "" : " HF_TOKEN=" + token) + " " + more + " " + std::string(G4_BINARY);
   }
   CliResult gemma4(const std::string& args, const std::string& token = "") const {
     return sh("</dev/null " + env(token) + " " + args);
@@ -180,6 +180,10 @@ TEST(PullCli, CheckpointAndMissingRepos) {
   r = hub.gemma4("info -m google/tiny-ckpt");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("trained context"), std::string::npos) << r.out;
+
+  r = sh(hub.env("", "HF_HUB_OFFLINE=1") + " pull google/tiny-ckpt");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("HF_HUB_OFFLINE is set"), std::string::npos) << r.out;
 
   r = hub.gemma4("pull nobody/nothing");
   EXPECT_NE(r.status, 0);

@@ -65,6 +65,7 @@ class CacheDir : public ::testing::Test {
     fs::remove_all(root_);
     fs::create_directories(root_);
     setenv("HF_HUB_CACHE", root_.c_str(), 1);
+    unsetenv("HUGGINGFACE_HUB_CACHE");  // the older name, which comes before HF_HOME
   }
   void TearDown() override {
     unsetenv("HF_HUB_CACHE");
