@@ -117,12 +117,12 @@ bool Args::parse(int argc, char** argv) {
       has_value = true;
     }
     std::string name;
-    const CompatAlias* compat = find_compat_alias(spelling);
+    const CompatAlias* compat = find_compat_alias(spelling, [&](const std::string& n) { return specs_.count(n) > 0; });
     if (spelling.rfind("--", 0) == 0 && specs_.count(spelling.substr(2))) {
       name = spelling.substr(2);
     } else if (spelling[1] != '-' && aliases_.count(spelling.substr(1))) {
       name = aliases_.at(spelling.substr(1));
-    } else if (compat && specs_.count(compat->target)) {
+    } else if (compat) {
       name = compat->target;
       if (compat->value) {  // a flag standing for an option with a value: --no-mmap is --load read
         if (has_value) return fail("option '" + spelling + "' takes no value");

@@ -80,13 +80,22 @@ const std::vector<CompatAlias>& compat_aliases() {
       {"-a", "alias", nullptr},
       {"-b", "prefill-chunk", nullptr},
       {"--batch-size", "prefill-chunk", nullptr},
+      // llama-bench's spellings, for `gemma4 bench` (the same letters mean other things in llama-cli)
+      {"-p", "pp", nullptr},
+      {"--n-prompt", "pp", nullptr},
+      {"-n", "tg", nullptr},
+      {"--n-gen", "tg", nullptr},
+      {"-r", "reps", nullptr},
+      {"--repetitions", "reps", nullptr},
+      {"-d", "depth", nullptr},
+      {"--n-depth", "depth", nullptr},
   };
   return v;
 }
 
-const CompatAlias* find_compat_alias(const std::string& spelling) {
+const CompatAlias* find_compat_alias(const std::string& spelling, const std::function<bool(const std::string&)>& has_option) {
   for (const CompatAlias& a : compat_aliases())
-    if (spelling == a.spelling) return &a;
+    if (spelling == a.spelling && has_option(a.target)) return &a;
   return nullptr;
 }
 

@@ -58,6 +58,16 @@ TEST(ArgsCli, LlamaCppSpellingsMeanTheSame) {
             stdout_of("run -m " + demo() + " -p hi --max-tokens 4 --ctx 256 --greedy"));
 }
 
+TEST(ArgsCli, LlamaBenchSpellingsForBench) {
+  CliResult r = run_cli("bench -m " + demo() + " -p 8 -n 4 -r 2 -d 4 --warmup 0 -t 1 --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\"pp\":8,\"tg\":4,\"depth\":4"), std::string::npos) << r.out;
+  const size_t at = r.out.find("\"pp_samples\":[");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string samples = r.out.substr(at, r.out.find(']', at) - at);
+  EXPECT_EQ(std::count(samples.begin(), samples.end(), ','), 1) << "-r 2: two samples: " << samples;
+}
+
 TEST(ArgsCli, FlagsThatDoNotApplyAreNotedOnce) {
   CliResult r = run_cli("run -m " + demo() + " -p hi -n 2 --greedy -ngl 99 --mlock -fa on --no-warmup");
   ASSERT_EQ(r.status, 0) << r.out;
