@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-dev python3
-      libpng-dev libjpeg-dev libwebp-dev libgif-dev libsndfile1-dev libsoxr-dev libfftw3-dev
+      libpng-dev libjpeg-dev libwebp-dev libgif-dev libsndfile1-dev libsoxr-dev libfftw3-dev libcurl4-openssl-dev libssl-dev
       gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static)  # the last three: scripts/test-arm64.sh
 # Node.js and npm (for the server test's official OpenAI client): use the machine's own when present
 # (it may come from another source than Debian, whose npm package would conflict with it).

@@ -1,9 +1,14 @@
 #include "cli/args.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
+#include "cli/args_compat.h"
 #include "core/error.h"
 
 namespace g4::cli {
@@ -44,7 +49,55 @@ std::string Args::help() const {
     out << "\n";
   }
   out << "  -h, --help                  show this help\n";
+  std::string compat;
+  for (const CompatAlias& c : compat_aliases())
+    if (specs_.count(c.target)) compat += std::string(" ") + c.spelling;
+  if (!compat.empty()) out << "\nllama.cpp's spellings taken too:" << compat << "\n";
   return out.str();
+}
+
+Args& Args::after_parse(std::function<void(Args&)> fn) {
+  after_parse_.push_back(std::move(fn));
+  return *this;
+}
+
+bool Args::fail(const std::string& message) {
+  std::fprintf(stderr, "gemma4 %s: %s\n", command_.c_str(), message.c_str());
+  exit_code_ = 2;
+  return false;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The nearest spelling this command takes (its options, their short aliases and llama.cpp's spellings of
+// them), when it is near enough to be a typo.
+std::string Args::suggestion(const std::string& given) const {
+  std::vector<std::string> known;
+  for (const auto& name : order_) known.push_back("--" + name);
+  for (const auto& [a, l] : aliases_) known.push_back("-" + a);
+  for (const CompatAlias& c : compat_aliases())
+    if (specs_.count(c.target)) known.push_back(c.spelling);
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const std::string& k : known) {
+    const size_t d = edit_distance(given, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  const size_t bare = given.size() - given.find_first_not_of('-');
+  return best_d <= std::max<size_t>(2, bare / 3) ? best : "";
 }
 
 bool Args::parse(int argc, char** argv) {
@@ -55,52 +108,58 @@ bool Args::parse(int argc, char** argv) {
       exit_code_ = 0;
       return false;
     }
-    std::string name;
-    if (a.rfind("--", 0) == 0) {
-      name = a.substr(2);
-    } else if (a.size() > 1 && a[0] == '-' && aliases_.count(a.substr(1))) {
-      name = aliases_.at(a.substr(1));
-    } else {
-      std::fprintf(stderr, "gemma4 %s: unexpected argument '%s' (see --help)\n", command_.c_str(), a.c_str());
-      exit_code_ = 2;
-      return false;
+    if (a.size() < 2 || a[0] != '-') return fail("unexpected argument '" + a + "' (see --help)");
+    std::string spelling = a, value;
+    bool has_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      spelling = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
     }
-    std::string value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
+    std::string name;
+    const CompatAlias* compat = find_compat_alias(spelling, [&](const std::string& n) { return specs_.count(n) > 0; });
+    if (spelling.rfind("--", 0) == 0 && specs_.count(spelling.substr(2))) {
+      name = spelling.substr(2);
+    } else if (spelling[1] != '-' && aliases_.count(spelling.substr(1))) {
+      name = aliases_.at(spelling.substr(1));
+    } else if (compat) {
+      name = compat->target;
+      if (compat->value) {  // a flag standing for an option with a value: --no-mmap is --load read
+        if (has_value) return fail("option '" + spelling + "' takes no value");
+        values_[name] = compat->value;
+        continue;
+      }
+    } else if (const IgnoredFlag* ign = find_ignored_flag(spelling)) {
+      std::string shown = spelling;
+      if (ign->takes_value && !has_value) {
+        if (i + 1 >= argc) return fail("option '" + spelling + "' needs a value");
+        shown += " " + std::string(argv[++i]);
+      } else if (has_value) {
+        shown += "=" + value;
+      }
+      if (ign->why) std::fprintf(stderr, "gemma4 %s: note: %s ignored: %s\n", command_.c_str(), shown.c_str(), ign->why);
+      continue;
+    } else {
+      const std::string near = suggestion(spelling);
+      return fail("unknown option '" + spelling + "'" + (near.empty() ? "" : " (did you mean " + near + "?)") +
+                  " (see --help)");
     }
     auto it = specs_.find(name);
-    if (it == specs_.end()) {
-      std::fprintf(stderr, "gemma4 %s: unknown option '--%s' (see --help)\n", command_.c_str(), name.c_str());
-      exit_code_ = 2;
-      return false;
-    }
     if (it->second.is_flag) {
+      if (has_value) return fail("option '--" + name + "' takes no value");
       values_[name] = "1";
       continue;
     }
-    if (!inline_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "gemma4 %s: option '--%s' needs a value (%s)\n", command_.c_str(), name.c_str(),
-                     it->second.metavar.c_str());
-        exit_code_ = 2;
-        return false;
-      }
+    if (!has_value) {
+      if (i + 1 >= argc) return fail("option '" + spelling + "' needs a value (" + it->second.metavar + ")");
       value = argv[++i];
     }
     values_[name] = value;
   }
-  for (const auto& [name, s] : specs_) {
-    if (s.required && !values_.count(name)) {
-      std::fprintf(stderr, "gemma4 %s: missing required option --%s %s (see --help)\n", command_.c_str(),
-                   name.c_str(), s.metavar.c_str());
-      exit_code_ = 2;
-      return false;
-    }
-  }
+  for (const auto& [name, s] : specs_)
+    if (s.required && !values_.count(name))
+      return fail("missing required option --" + name + " " + s.metavar + " (see --help)");
+  for (auto& fn : after_parse_) fn(*this);
   return true;
 }
 
@@ -119,16 +178,20 @@ std::string Args::get(const std::string& name) const {
 long long Args::get_int(const std::string& name) const {
   std::string v = get(name);
   char* end = nullptr;
+  errno = 0;
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0') throw Error("--" + name + ": expected an integer, got '" + v + "'");
+  if (errno == ERANGE) throw Error("--" + name + ": " + v + " is out of range");
   return x;
 }
 
 double Args::get_double(const std::string& name) const {
   std::string v = get(name);
   char* end = nullptr;
+  errno = 0;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0') throw Error("--" + name + ": expected a number, got '" + v + "'");
+  if (errno == ERANGE || !std::isfinite(x)) throw Error("--" + name + ": " + v + " is out of range");
   return x;
 }
 
@@ -139,8 +202,9 @@ std::vector<long long> Args::get_int_list(const std::string& name) const {
   std::string item;
   while (std::getline(ss, item, ',')) {
     char* end = nullptr;
+    errno = 0;
     long long x = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0')
+    if (item.empty() || *end != '\0' || errno == ERANGE)
       throw Error("--" + name + ": expected comma-separated integers like 2,17,99, got '" + v + "'");
     out.push_back(x);
   }

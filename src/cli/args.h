@@ -6,6 +6,7 @@
 //   args.flag("greedy", "always take the most likely token");
 //   if (!args.parse(argc, argv)) return args.exit_code();   // printed help or an error
 //   std::string model = args.get("model");
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,7 +24,15 @@ class Args {
   // A short alias, e.g. alias("p", "prompt") makes -p mean --prompt.
   Args& alias(const std::string& short_name, const std::string& long_name);
 
+  // Runs after a successful parse, in the order added (e.g. resolving --model); may call set() and throw
+  // g4::Error.
+  Args& after_parse(std::function<void(Args&)> fn);
+  void set(const std::string& name, const std::string& value) { values_[name] = value; }
+
   // Returns false when the caller should exit with exit_code() (help printed: 0, error: 2).
+  // Besides the declared options it takes llama.cpp's spellings of them (-m, -c, --ctx-size, -n, --temp, ...;
+  // see args_compat.cpp), notes on stderr llama.cpp flags that do not apply here (-ngl, --mlock, ...), and
+  // answers an unknown option with the nearest known one.
   bool parse(int argc, char** argv);
   int exit_code() const { return exit_code_; }
 
@@ -45,6 +54,12 @@ class Args {
   std::map<std::string, std::string> aliases_;
   std::map<std::string, std::string> values_;
   int exit_code_ = 0;
+  std::vector<std::function<void(Args&)>> after_parse_;
+  bool fail(const std::string& message);
+  std::string suggestion(const std::string& given) const;
 };
+
+// Edit distance (insertions, deletions, substitutions) between two short strings.
+size_t edit_distance(const std::string& a, const std::string& b);
 
 }  // namespace g4::cli

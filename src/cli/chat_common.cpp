@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/model_option.h"
 #include "core/json.h"
 
 namespace g4::cli {
@@ -26,7 +28,7 @@ LoadedChatModel load_chat_model(const std::string& path, bool progress) {
   if (bar) draw_bar("loading model", 0, 3);
   m.model = load_model(path);
   if (bar) draw_bar("loading model", 1, 3);
-  m.format = ChatFormat::load(path);
+  m.format = load_chat_format(path);
   if (bar) draw_bar("loading model", 3, 3);
   if (bar) m.model->prefetch([](int done, int total) { draw_bar("reading weights", done, total); });
   return m;
@@ -49,13 +51,25 @@ void print_delta(const AnswerStream::Delta& d, bool show_reasoning) {
 void add_chat_options(Args& args) {
   args.option("system", "TEXT", "system prompt")
       .flag("think", "let the model think first (its reasoning is shown on stderr)")
-      .option("max-tokens", "N", "maximum answer length in tokens", false, "512")
-      .option("ctx", "N",
-              "context size in tokens; when a conversation outgrows it, chat drops its oldest turns (after the system "
-              "prompt), run refuses a prompt that cannot fit, and an answer that reaches the end stops there with a notice",
-              false, "8192")
       .option("stop", "TEXT", "stop when the answer contains TEXT");
+  add_max_tokens_option(args, "maximum answer length in tokens");
+  add_ctx_option(args,
+                 "context size in tokens; when a conversation outgrows it, chat drops its oldest turns (after the system "
+                 "prompt), run refuses a prompt that cannot fit, and an answer that reaches the end stops there with a notice");
   add_kv_type_option(args, KVType::F16);
+}
+
+ChatRunSettings chat_settings_from_args(const Args& args, KVTypes kv_type) {
+  ChatRunSettings s;
+  const int64_t max_tokens = max_tokens_from_args(args);
+  s.max_tokens = max_tokens < 0 ? INT_MAX : int(max_tokens);
+  RunShape shape;
+  shape.chunk = 512;
+  shape.kv_types = kv_type;
+  shape.checkpoints = ChatSession::kCheckpoints;
+  s.ctx = context_from_args(args, args.get("model"), shape);
+  check_memory_before_loading(args.get("model"), s.ctx, shape.chunk, kv_type, shape.checkpoints);
+  return s;
 }
 
 std::vector<std::string> stop_strings_from_args(const Args& args) {

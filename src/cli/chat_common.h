@@ -25,6 +25,14 @@ LoadedChatModel load_chat_model(const std::string& path, bool progress);
 void print_delta(const AnswerStream::Delta& d, bool show_reasoning);
 
 void add_chat_options(Args& args);  // --system, --think, --max-tokens, --ctx, --stop, --kv-type
+
+// --max-tokens (-1: no limit but the context) and --ctx (cli/common.h), checked against the model and the
+// available memory before it is loaded.
+struct ChatRunSettings {
+  int max_tokens = 0;  // INT_MAX for no limit
+  int64_t ctx = 0;
+};
+ChatRunSettings chat_settings_from_args(const Args& args, KVTypes kv_type);
 std::vector<std::string> stop_strings_from_args(const Args& args);
 
 }  // namespace g4::cli

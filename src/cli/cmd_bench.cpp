@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -29,7 +30,8 @@ double median(std::vector<double> v) {
 
 int run_bench(int argc, char** argv) {
   g4::cli::Args args("bench", "Measure prompt processing and token generation speed (random token ids, median of --reps).");
-  args.option("model", "PATH", "GGUF file or Hugging Face folder", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args
       .option("pp", "N", "prompt tokens, evaluated in forward passes of --chunk tokens (0: skip)", false, "512")
       .option("chunk", "N", "prompt tokens per forward pass, as run/chat/serve feed them (llama.cpp's -ub)", false, "512")
       .option("tg", "N", "tokens generated one at a time, greedy (0: skip)", false, "128")

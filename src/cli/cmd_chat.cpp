@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/sampling_options.h"
@@ -24,7 +25,7 @@ const char* kHelp =
 
 int run_chat(int argc, char** argv) {
   g4::cli::Args args("chat", "Talk with a model interactively. Ctrl-C stops an answer; Ctrl-D or /exit quits.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true);
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
   g4::cli::add_chat_options(args);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
@@ -36,9 +37,7 @@ int run_chat(int argc, char** argv) {
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   g4::cli::check_draft_options(args);
-  const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
-  if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
-  g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
+  const auto [max_tokens, ctx] = g4::cli::chat_settings_from_args(args, kv_type);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
@@ -12,7 +13,8 @@ namespace {
 
 int run_convert(int argc, char** argv) {
   g4::cli::Args args("convert", "Convert a Hugging Face Gemma 4 / Gemma 3 folder to a GGUF file llama.cpp can load.");
-  args.option("model", "DIR", "Hugging Face model folder (config.json + safetensors)", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args
       .option("out", "FILE", "output .gguf file", true)
       .option("type", "T", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", false, "bf16")
       .option("vocab", "FILE", "GGUF to copy tokenizer.* metadata from (default: the shared gemma4-vocab.gguf)")

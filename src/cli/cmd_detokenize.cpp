@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -17,7 +18,7 @@ namespace {
 
 int run_detokenize(int argc, char** argv) {
   g4::cli::Args args("detokenize", "Turn token ids back into text (JSON lines with --jsonl, or --ids).");
-  args.option("model", "PATH", "model folder, .gguf file or tokenizer.json", true);
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
   args.option("ids", "LIST", "comma-separated ids to decode (prints the raw text)");
   args.flag("jsonl", "read one JSON array of ids per stdin line, print one JSON string per line");
   args.flag("skip-special", "leave out control tokens such as <bos> and <turn|>");

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/sampling_options.h"
@@ -14,12 +15,13 @@ namespace {
 
 int run_generate(int argc, char** argv) {
   g4::cli::Args args("generate", "Generate tokens after a prompt given as token ids.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args
       .option("ids", "IDS", "prompt token ids, comma-separated (e.g. 2,17,99)", true)
-      .option("max-tokens", "N", "maximum number of tokens to generate", false, "32")
-      .option("ctx", "N", "context size in tokens (default: prompt + max-tokens)")
       .flag("ignore-eos", "keep going after end-of-generation tokens")
       .flag("json", "print {\"ids\":[...]} (generated ids only) as the last stdout line");
+  g4::cli::add_max_tokens_option(args, "maximum number of tokens to generate");
+  g4::cli::add_ctx_option(args, "context size in tokens: the prompt plus what is generated");
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
@@ -31,15 +33,21 @@ int run_generate(int argc, char** argv) {
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   g4::cli::check_draft_options(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
-  const long long max_tokens = args.get_int("max-tokens");
-  if (max_tokens < 0 || max_tokens > 1000000) throw g4::Error("--max-tokens must be between 0 and 1000000");
+  const int64_t max_tokens = g4::cli::max_tokens_from_args(args);
   g4::GenerationRequest req;
   req.prompt = ids;
-  req.max_tokens = int(max_tokens);
   req.sampling = g4::cli::sampling_from_args(args);
   req.ignore_eos = args.has("ignore-eos");
-  int64_t ctx = args.has("ctx") ? args.get_int("ctx") : int64_t(ids.size()) + max_tokens;
-  if (ctx < 1) throw g4::Error("--ctx must be at least 1");
+  g4::RunShape shape;
+  shape.kv_types = kv_type;
+  const int64_t ctx = g4::cli::context_from_args(args, args.get("model"), shape);
+  if (int64_t(ids.size()) >= ctx)
+    throw g4::Error("the prompt's " + std::to_string(ids.size()) + " tokens fill the context of " + std::to_string(ctx) +
+                    " tokens (--ctx)");
+  if (max_tokens >= 0 && int64_t(ids.size()) + max_tokens > ctx)
+    throw g4::Error("the prompt (" + std::to_string(ids.size()) + " tokens) and --max-tokens " + std::to_string(max_tokens) +
+                    " do not fit the context of " + std::to_string(ctx) + " tokens (--ctx)");
+  req.max_tokens = int(max_tokens >= 0 ? max_tokens : ctx - int64_t(ids.size()));  // -1: until the context is full
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type);
   auto model = g4::load_model(args.get("model"));
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *model);

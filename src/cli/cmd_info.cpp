@@ -1,31 +1,81 @@
 // gemma4 info: what a checkpoint is, layer by layer, and what it will cost to run.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "core/mapped_file.h"
 #include "core/error.h"
 #include "model/memory_plan.h"
 #include "model/model.h"
+#include "model/weights.h"
+#include "quant/weight.h"
 
 namespace {
 
+// Matrices per storage type, e.g. "Q4_K x120 (...), Q6_K x40 (...)" (norms are always f32 and not listed).
+void print_tensor_types(const g4::Model& model) {
+  std::map<std::string, std::pair<int, int64_t>> types;  // name -> (matrices, bytes)
+  auto add = [&](const g4::Weight& w) {
+    if (w.empty()) return;
+    auto& t = types[g4::wtype_info(w.type).name];
+    ++t.first;
+    t.second += int64_t(w.bytes());
+  };
+  const g4::ModelWeights& mw = model.weights();
+  add(mw.embed);
+  add(mw.ple_embed);
+  add(mw.ple_model_proj);
+  for (const g4::LayerWeights& l : mw.layers) {
+    for (const g4::Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router, &l.ple_gate, &l.ple_proj}) add(*w);
+    for (const g4::ExpertWeights& e : l.experts) add(e.gate), add(e.up), add(e.down);
+  }
+  std::vector<std::pair<std::string, std::pair<int, int64_t>>> sorted(types.begin(), types.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  std::string line;  // the type holding most bytes first
+  for (const auto& [name, t] : sorted)
+    line += (line.empty() ? "" : ", ") + name + " x" + std::to_string(t.first) + " (" + g4::human_bytes(double(t.second)) + ")";
+  std::printf("tensor types:   %s\n", line.c_str());
+}
+
+// Whether run/chat/serve would map the model file(s) in place or copy them into memory (--load).
+void print_loading(const std::string& path, g4::LoadMode mode) {
+  std::vector<std::string> files;
+  if (g4::is_directory(path)) {
+    for (const auto& e : std::filesystem::directory_iterator(path))
+      if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
+  } else {
+    files.push_back(path);
+  }
+  int copied = 0;
+  for (const std::string& f : files) copied += g4::load_copies(size_t(std::filesystem::file_size(f)), mode) ? 1 : 0;
+  const char* how = copied == 0 ? "mapped in place" : copied == int(files.size()) ? "copied into memory (huge pages)" : "partly copied";
+  std::printf("loading:        %s (--load %s)\n", how,
+              mode == g4::LoadMode::Auto ? "auto" : mode == g4::LoadMode::Map ? "map" : "read");
+}
+
 int run_info(int argc, char** argv) {
   g4::cli::Args args("info", "Describe a model: architecture, sizes, the per-layer plan, parameters and memory.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
-      .option("ctx", "N", "context length for the memory estimate (default: the model's trained context)")
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args.option("ctx", "N", "context length for the memory estimate (default: the model's trained context)")
+      .flag("ctx-extend", "allow a --ctx above the model's trained context")
       .option("parallel", "N", "sequences held at once (the server's --parallel) for the estimate", false, "1");
+  g4::cli::add_load_option(args);
   g4::cli::add_kv_type_option(args, g4::KVType::F16, "; for the KV-cache estimate");
   if (!args.parse(argc, argv)) return args.exit_code();
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
+  const g4::LoadMode load_mode = g4::parse_load_mode(args.get("load"));  // what run/serve would do with the file
   g4::set_default_load_mode(g4::LoadMode::Map);  // only metadata and shapes are needed: never copy the file
+  const long long parallel = args.get_int("parallel");
+  if (parallel < 1 || parallel > 1024) throw g4::Error("--parallel must be between 1 and 1024");
+  const long long ctx_arg = args.has("ctx") ? g4::cli::context_from_args(args, args.get("model"), g4::RunShape{}) : 0;
   auto model = g4::load_model(args.get("model"));
   const g4::ModelConfig& c = model->config();
-  const long long ctx = args.has("ctx") ? args.get_int("ctx") : c.max_position_embeddings;
-  const long long parallel = args.get_int("parallel");
-  if (ctx < 1) throw g4::Error("--ctx must be at least 1");
-  if (parallel < 1 || parallel > 1024) throw g4::Error("--parallel must be between 1 and 1024");
+  const long long ctx = args.has("ctx") ? ctx_arg : c.max_position_embeddings;
   // The default 512-token prefill chunk (the sliding layers' ring size depends on it) and a chat's two
   // sliding-window checkpoints per sequence. Computed first: it throws for a type the model cannot use
   // (q8_0 with head dims of 16).
@@ -56,6 +106,8 @@ int run_info(int argc, char** argv) {
                 p.n_kv_heads, p.kv_source, p.k_eq_v ? "yes" : "no", p.ffn_dim, p.moe ? "yes" : "no");
   }
   std::printf("\nparameters:     %lld (%.3f B)\n", (long long)model->parameter_count(), double(model->parameter_count()) / 1e9);
+  print_tensor_types(*model);
+  print_loading(args.get("model"), load_mode);
   std::printf("trained context: %d tokens\n", c.max_position_embeddings);
   std::printf("weight bytes:   %s\n", g4::human_bytes(double(plan.weight_bytes)).c_str());
   std::printf("KV cache:       %s at %lld tokens (%s)%s\n", g4::human_bytes(double(plan.kv_bytes)).c_str(), ctx,

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
@@ -13,7 +14,8 @@ namespace {
 
 int run_logits(int argc, char** argv) {
   g4::cli::Args args("logits", "Compute the logits of every prompt position and write them to a safetensors file.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args
       .option("ids", "IDS", "prompt token ids, comma-separated (e.g. 2,17,99)", true)
       .option("out", "FILE", "output .safetensors file (tensor 'logits', F32 [T, vocab])", true)
       .flag("dump-layers", "also write 'embed', 'ple_token', 'ple', 'layer.<i>' and MoE routing tensors")
@@ -29,8 +31,9 @@ int run_logits(int argc, char** argv) {
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   auto t0 = std::chrono::steady_clock::now();
   auto model = g4::load_model(args.get("model"));
-  int chunk = int(args.get_int("chunk"));
-  if (chunk < 1) throw g4::Error("--chunk must be at least 1");
+  const long long chunk_arg = args.get_int("chunk");
+  if (chunk_arg < 1 || chunk_arg > 65536) throw g4::Error("--chunk must be between 1 and 65536");
+  const int chunk = int(chunk_arg);
   auto cache = model->new_cache(int64_t(ids.size()), chunk, kv_type);
   std::vector<g4::TensorToWrite> out;
   std::map<std::string, std::vector<float>> dumps;  // concatenated across chunks

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
@@ -13,8 +14,8 @@ namespace {
 
 int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
-  args.option("model", "FILE", "input .gguf file", true)
-      .option("type", "T",
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
+  args.option("type", "T",
               "a llama-quantize mix (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs, iq4_nl: per-tensor types by llama-quantize's "
               "rules, each named in the report) or one type for every tensor: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
               "q5_1, q2_k, q3_k, q4_k, q5_k, mxfp4",

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/sampling_options.h"
@@ -13,7 +14,8 @@ namespace {
 
 int run_run(int argc, char** argv) {
   g4::cli::Args args("run", "Answer one prompt with the model's chat template, streaming the answer to stdout.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true).option("prompt", "TEXT", "the user's message", true).alias("p", "prompt");
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
+  g4::cli::add_prompt_options(args);
   g4::cli::add_chat_options(args);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
@@ -26,10 +28,8 @@ int run_run(int argc, char** argv) {
   g4::SamplingParams sampling = g4::cli::sampling_from_args(args);
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   g4::cli::check_draft_options(args);
-  const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
-  if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
-  if (ctx < 16) throw g4::Error("--ctx must be at least 16");
-  g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
+  const std::string prompt = g4::cli::prompt_from_args(args);  // before loading: -p - reads standard input
+  const auto [max_tokens, ctx] = g4::cli::chat_settings_from_args(args, kv_type);
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
@@ -37,7 +37,7 @@ int run_run(int argc, char** argv) {
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   const bool show_reasoning = args.has("think");
-  g4::TurnResult r = session.ask(args.get("prompt"), sampling, int(max_tokens), g4::cli::stop_strings_from_args(args),
+  g4::TurnResult r = session.ask(prompt, sampling, max_tokens, g4::cli::stop_strings_from_args(args),
                                  [&](const g4::AnswerStream::Delta& d) {
                                    g4::cli::print_delta(d, show_reasoning);
                                    return true;
@@ -45,7 +45,7 @@ int run_run(int argc, char** argv) {
   std::printf("\n");
   if (r.context_full)
     std::fprintf(stderr, "gemma4 run: the answer stopped after %d tokens because the context of %lld tokens is full "
-                         "(use a larger --ctx)\n", r.completion_tokens, ctx);
+                         "(use a larger --ctx)\n", r.completion_tokens, (long long)ctx);
   if (args.has("stats"))
     std::fprintf(stderr, "prompt: %d tokens in %.2f s; answer: %d tokens at %.2f tokens/s (%s)\n", r.prompt_tokens,
                  r.prefill_seconds, r.completion_tokens,

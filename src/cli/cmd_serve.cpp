@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/sampling_options.h"
@@ -42,23 +43,24 @@ int run_serve(int argc, char** argv) {
   g4::cli::Args args("serve",
                      "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions,\n"
                      "/v1/models, /health, /metrics). Binds to loopback unless --host says otherwise.");
-  args.option("model", "PATH", "Hugging Face model folder or GGUF file", true)
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
+  args
       .option("host", "HOST", "address to bind (0.0.0.0 or :: for every interface)", false, "127.0.0.1")
       .option("port", "N", "TCP port (0 picks a free one; the chosen port is printed)", false, "8080")
       .option("parallel", "N", "sequences decoded together (KV slots)", false, "4")
-      .option("ctx", "N", "context size per sequence, in tokens", false, "4096")
       .option("queue", "N", "requests that may wait for a slot before the server answers 503", false, "64")
       .option("prefill-chunk", "N", "prompt tokens per engine step", false, "256")
       .option("ctx-checkpoints", "N",
               "sliding-window checkpoints per slot: a conversation whose history re-renders the last answer "
               "(thinking dropped) resumes from where that answer began instead of prefilling everything",
               false, "2")
-      .option("max-tokens", "N", "default completion budget of a chat request (-1: until the context is full)", false, "-1")
       .option("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/ requests")
       .option("alias", "NAME", "model id to report (requests may name any model; default: the model folder's name)")
       .option("cors", "ORIGIN", "allow browsers on this origin ('*' for any) to call the API (default: no CORS headers)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
+  g4::cli::add_ctx_option(args, "context size per sequence, in tokens");
+  g4::cli::add_max_tokens_option(args, "default completion budget of a chat request");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
@@ -73,14 +75,12 @@ int run_serve(int argc, char** argv) {
   long long port = args.get_int("port");
   if (port < 0 || port > 65535) throw g4::Error("--port must be between 0 and 65535");
   o.port = int(port);
-  long long parallel = args.get_int("parallel"), ctx = args.get_int("ctx"), queue = args.get_int("queue");
+  long long parallel = args.get_int("parallel"), queue = args.get_int("queue");
   long long chunk = args.get_int("prefill-chunk");
   if (parallel < 1 || parallel > 256) throw g4::Error("--parallel must be between 1 and 256");
-  if (ctx < 16 || ctx > (1 << 22)) throw g4::Error("--ctx must be between 16 and 4194304");
   if (queue < 0 || queue > 100000) throw g4::Error("--queue must be between 0 and 100000");
   if (chunk < 1 || chunk > 8192) throw g4::Error("--prefill-chunk must be between 1 and 8192");
   o.scheduler.parallel = int(parallel);
-  o.scheduler.ctx = ctx;
   o.scheduler.max_queue = int(queue);
   o.scheduler.prefill_chunk = int(chunk);
   o.scheduler.batching = !args.has("no-batching");
@@ -89,14 +89,23 @@ int run_serve(int argc, char** argv) {
   if (checkpoints < 0 || checkpoints > 64) throw g4::Error("--ctx-checkpoints must be between 0 and 64");
   o.scheduler.checkpoints = int(checkpoints);
   g4::cli::check_draft_options(args);
-  o.default_max_tokens = args.get_int("max-tokens");
+  g4::RunShape shape;
+  shape.chunk = int(chunk);
+  shape.kv_types = o.scheduler.kv_type;
+  shape.checkpoints = int(checkpoints);
+  shape.sequences = int(parallel);
+  const long long ctx = g4::cli::context_from_args(args, args.get("model"), shape);
+  o.scheduler.ctx = ctx;
+  o.default_max_tokens = g4::cli::max_tokens_from_args(args);
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
   o.fixed_seed = args.has("seed");
   o.log_requests = !args.has("quiet");
   if (args.has("cors")) o.cors_origin = cors_origin_from(args.get("cors"));
   const std::string model_path = args.get("model");
-  o.model_id = args.has("alias") ? args.get("alias") : default_model_id(model_path);
+  o.model_id = args.has("alias")        ? args.get("alias")
+               : args.has("model-name") ? args.get("model-name")  // the repo id it was given as
+                                        : default_model_id(model_path);
   o.model_path = model_path;
 
   // Signals are taken by this thread only (sigwait below); every other thread inherits the mask.
@@ -110,13 +119,10 @@ int run_serve(int argc, char** argv) {
   g4::cli::check_memory_before_loading(model_path, ctx, int(std::min<long long>(chunk, ctx)), o.scheduler.kv_type,
                                         o.scheduler.checkpoints, o.scheduler.parallel);
   std::shared_ptr<const g4::Model> model = g4::load_model(model_path);
-  if (int64_t(o.scheduler.ctx) > model->config().max_position_embeddings && model->config().max_position_embeddings > 0)
-    std::fprintf(stderr, "warning: --ctx %lld exceeds the model's max_position_embeddings (%d)\n", ctx,
-                 model->config().max_position_embeddings);
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *model);
   o.scheduler.drafts = draft.drafts();
   o.scheduler.draft_max = draft.draft_max;
-  std::shared_ptr<const g4::ChatFormat> chat = g4::ChatFormat::load(model_path);
+  std::shared_ptr<const g4::ChatFormat> chat = g4::cli::load_chat_format(model_path);
   g4::server::ApiServer server(model, chat, o);
   server.start();
   std::printf("gemma4 serve: model '%s' (%s), %d slots x %lld tokens (%s KV), listening on http://%s:%d\n",

@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/model_option.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "text/tokenizer.h"
@@ -26,7 +27,7 @@ std::string ids_json(const std::vector<int32_t>& ids) {
 
 int run_tokenize(int argc, char** argv) {
   g4::cli::Args args("tokenize", "Print the token ids of text (stdin, --text, or JSON lines with --jsonl).");
-  args.option("model", "PATH", "model folder, .gguf file or tokenizer.json", true);
+  g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
   args.option("text", "TEXT", "text to tokenize instead of reading stdin");
   args.flag("special", "recognise special tokens written in the text, e.g. <|turn> (trusted template text only)");
   args.flag("bos", "start with the BOS token");

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "model/kv_cache.h"
+#include "model/memory_plan.h"
 
 namespace g4::cli {
 
@@ -27,6 +28,19 @@ KVTypes kv_type_from_args(const Args& args);
 // memory (model/memory_plan.h), with the figures and what would fit.
 void check_memory_before_loading(const std::string& model_path, int64_t ctx, int chunk, KVTypes types,
                                  int checkpoints = 0, int sequences = 1);
+
+// --ctx N and --ctx-extend, with one meaning on every command: by default the model's trained context,
+// capped by what the available memory holds for `shape` (model/memory_plan.h); a --ctx above the trained
+// context is refused unless --ctx-extend (which warns). `help` says what the context is for.
+void add_ctx_option(Args& args, const std::string& help);
+// The context to use. Reads only the model's config. Warns on stderr (prefixed with the command) when
+// extending or when memory caps the default.
+int64_t context_from_args(const Args& args, const std::string& model_path, const RunShape& shape);
+
+// --max-tokens N: -1 (the default) is "until the model ends its answer or the context is full", everywhere.
+void add_max_tokens_option(Args& args, const std::string& help);
+// -1 or 0..2^31-1; throws g4::Error otherwise.
+int64_t max_tokens_from_args(const Args& args);
 
 // Parses a comma-separated list of token ids from option `name`.
 std::vector<int32_t> parse_ids(const Args& args, const std::string& name);

@@ -1,9 +1,11 @@
 // gemma4: the command-line entry point. Subcommands live in cmd_*.cpp and register themselves.
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
+#include "cli/args.h"
 #include "cli/command.h"
 #include "core/error.h"
 
@@ -32,6 +34,19 @@ static void print_usage() {
 }
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-V"))) {
+    char* version_argv[] = {const_cast<char*>("version"), nullptr};
+    argv = version_argv;  // the same answer as `gemma4 version`
+    argc = 1;
+    for (const auto& c : g4::cli::commands())
+      if (c.name == "version") return c.run(argc, argv);
+  }
+  // `gemma4 help COMMAND` is `gemma4 COMMAND --help`.
+  char help_flag[] = "--help";
+  if (argc == 3 && !std::strcmp(argv[1], "help")) {
+    argv[1] = argv[2];
+    argv[2] = help_flag;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_usage();
     return argc < 2 ? 2 : 0;
@@ -52,6 +67,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::fprintf(stderr, "gemma4: unknown command '%s' (run 'gemma4 --help' for the list)\n", name.c_str());
+  std::string near;
+  size_t best = SIZE_MAX;
+  for (const auto& c : g4::cli::commands())
+    if (size_t d = g4::cli::edit_distance(name, c.name); d < best) best = d, near = c.name;
+  if (best > 2) near.clear();
+  std::fprintf(stderr, "gemma4: unknown command '%s'%s (run 'gemma4 --help' for the list)\n", name.c_str(),
+               near.empty() ? "" : (" (did you mean '" + near + "'?)").c_str());
   return 2;
 }

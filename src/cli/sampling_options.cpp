@@ -1,5 +1,9 @@
 #include "cli/sampling_options.h"
 
+#include <cstdint>
+
+#include "core/error.h"
+
 namespace g4::cli {
 
 void add_sampling_options(Args& args) {
@@ -18,7 +22,9 @@ SamplingParams sampling_from_args(const Args& args) {
   SamplingParams p;
   p.greedy = args.has("greedy");
   p.temperature = float(args.get_double("temperature"));
-  p.top_k = int(args.get_int("top-k"));
+  const long long top_k = args.get_int("top-k");
+  if (top_k < 0 || top_k > INT32_MAX) throw Error("--top-k must be between 0 and 2147483647");
+  p.top_k = int(top_k);
   p.top_p = float(args.get_double("top-p"));
   p.min_p = float(args.get_double("min-p"));
   p.repetition_penalty = float(args.get_double("repeat-penalty"));

@@ -74,6 +74,8 @@ const uint8_t* read_file(int fd, size_t size, size_t len, const std::string& pat
 void set_default_load_mode(LoadMode mode) { g_load_mode.store(int(mode)); }
 LoadMode default_load_mode() { return LoadMode(g_load_mode.load()); }
 
+bool load_copies(size_t size, LoadMode mode) { return should_read(size, mode); }
+
 LoadMode parse_load_mode(const std::string& name) {
   if (name == "auto") return LoadMode::Auto;
   if (name == "map") return LoadMode::Map;

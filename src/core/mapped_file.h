@@ -22,6 +22,8 @@ void set_default_load_mode(LoadMode mode);
 LoadMode default_load_mode();
 // Parses "auto", "map" or "read"; throws g4::Error otherwise.
 LoadMode parse_load_mode(const std::string& name);
+// Whether MappedFile::open would copy a file of `size` bytes into memory (true) or map it (false) under `mode`.
+bool load_copies(size_t size, LoadMode mode);
 
 class MappedFile {
  public:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -455,8 +456,14 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     return std::make_unique<Model>(std::move(config), std::move(source));
   }
   if (!file_exists(path)) throw Error("model path '" + path + "' does not exist");
-  if (path.size() > 5 && path.substr(path.size() - 5) == ".gguf") return load_gguf_model(path);
-  throw Error("'" + path + "' is neither a Hugging Face model folder nor a .gguf file");
+  // By content, not by name: a symlink called model.bin or an upper-case .GGUF is still a GGUF.
+  char magic[4] = {};
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    if (std::fread(magic, 1, 4, f) != 4) magic[0] = 0;
+    std::fclose(f);
+  }
+  if (std::memcmp(magic, "GGUF", 4) == 0) return load_gguf_model(path);
+  throw Error("'" + path + "' is neither a Hugging Face model folder nor a GGUF file (no GGUF magic)");
 }
 
 }  // namespace g4
