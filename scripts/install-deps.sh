@@ -3,7 +3,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-dev python3)
+      clang libclang-rt-dev python3
+      libedit-dev chromium)  # libedit: chat's line editing; chromium: the chat page's browser test
 # Node.js and npm (for the server test's official OpenAI client): use the machine's own when present
 # (it may come from another source than Debian, whose npm package would conflict with it).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -34,4 +35,11 @@ if [ -f "$SERVER_TESTS/package.json" ] && { [ ! -f "$SERVER_TESTS/node_modules/o
   echo "installing the npm packages for tests/server"
   (cd "$SERVER_TESTS" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
                          else npm install --no-audit --no-fund --loglevel=error; fi)
+fi
+# The chat page's browser test drives Debian's chromium with puppeteer-core (pinned in
+# tests/server/webui/package.json and its lock file).
+WEBUI_TESTS="$(cd "$(dirname "$0")/.." && pwd)/tests/server/webui"
+if [ -f "$WEBUI_TESTS/package-lock.json" ] && [ ! -f "$WEBUI_TESTS/node_modules/puppeteer-core/package.json" ]; then
+  echo "installing the npm packages for tests/server/webui"
+  (cd "$WEBUI_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
 fi
