@@ -5,7 +5,8 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-dev python3
       libpng-dev libjpeg-dev libwebp-dev libgif-dev libsndfile1-dev libsoxr-dev libfftw3-dev libcurl4-openssl-dev libssl-dev
-      gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static)  # the last three: scripts/test-arm64.sh
+      gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static  # scripts/test-arm64.sh
+      libedit-dev chromium)  # libedit: chat's line editing; chromium: the chat page's browser test
 # Node.js and npm (for the server test's official OpenAI client): use the machine's own when present
 # (it may come from another source than Debian, whose npm package would conflict with it).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -46,4 +47,11 @@ if [ ! -f "$QUANT_TESTS/node_modules/@node-llama-cpp/$GGML_PKG/bins/$GGML_PKG/li
   echo "installing llama.cpp's libggml-base.so (npm @node-llama-cpp/$GGML_PKG) for tests/quant"
   (cd "$QUANT_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
   test -f "$QUANT_TESTS/node_modules/@node-llama-cpp/$GGML_PKG/bins/$GGML_PKG/libggml-base.so"
+fi
+# The chat page's browser test drives Debian's chromium with puppeteer-core (pinned in
+# tests/server/webui/package.json and its lock file).
+WEBUI_TESTS="$(cd "$(dirname "$0")/.." && pwd)/tests/server/webui"
+if [ -f "$WEBUI_TESTS/package-lock.json" ] && [ ! -f "$WEBUI_TESTS/node_modules/puppeteer-core/package.json" ]; then
+  echo "installing the npm packages for tests/server/webui"
+  (cd "$WEBUI_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -4,10 +4,13 @@
 
 #include <climits>
 #include <cstdio>
+#include <fstream>
 
 #include "cli/common.h"
 #include "cli/model_option.h"
+#include "core/error.h"
 #include "core/json.h"
+#include "core/mapped_file.h"
 
 namespace g4::cli {
 
@@ -76,6 +79,59 @@ std::vector<std::string> stop_strings_from_args(const Args& args) {
   std::vector<std::string> s;
   if (args.has("stop")) s.push_back(args.get("stop"));
   return s;
+}
+
+void save_conversation(const ChatSession& session, const std::string& path) {
+  Json messages = Json::array();
+  if (!session.system().empty()) messages.push_back({{"role", "system"}, {"content", session.system()}});
+  for (const Json& m : session.messages()) messages.push_back(m);
+  Json conv{{"messages", messages}, {"enable_thinking", session.thinking()}};
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << conv.dump(2) << "\n";
+    if (!out.flush()) throw Error("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {  // whole or not at all
+    std::remove(tmp.c_str());
+    throw Error("cannot write " + path);
+  }
+}
+
+size_t load_conversation(ChatSession& session, const std::string& path) {
+  const Json conv = parse_json(read_text_file(path), path);
+  check(conv.is_object() && conv.contains("messages") && conv["messages"].is_array(),
+        path + ": expected a JSON object with a \"messages\" list");
+  for (auto it = conv.begin(); it != conv.end(); ++it) {
+    // add_generation_prompt: chat always adds the generation prompt, so the key changes nothing here.
+    check(it.key() == "messages" || it.key() == "enable_thinking" || it.key() == "add_generation_prompt",
+          path + ": the key \"" + it.key() + "\" is not supported by chat (messages, enable_thinking)");
+  }
+  check(!conv.contains("enable_thinking") || conv["enable_thinking"].is_boolean(), path + ": enable_thinking must be true or false");
+  std::string system;
+  Json history = Json::array();
+  const Json& msgs = conv["messages"];
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const Json& m = msgs[i];
+    const std::string where = path + ": message " + std::to_string(i + 1);
+    check(m.is_object() && m.contains("role") && m["role"].is_string(), where + " needs a \"role\"");
+    const std::string role = m["role"].get<std::string>();
+    const bool calls = m.contains("tool_calls") && m["tool_calls"].is_array() && !m["tool_calls"].empty();
+    check(m.contains("content") && (m["content"].is_string() || (m["content"].is_null() && calls)),
+          where + ": \"content\" must be text (chat has no images or audio)");
+    if (role == "system") {
+      check(i == 0, where + ": a system message may only come first");
+      system = m["content"].get<std::string>();
+      continue;
+    }
+    check(role == "user" || role == "assistant" || role == "tool",
+          where + ": unknown role \"" + role + "\" (system, user, assistant, tool)");
+    history.push_back(m);
+  }
+  session.set_system(system);
+  session.set_messages(std::move(history));
+  if (conv.contains("enable_thinking")) session.set_thinking(conv["enable_thinking"].get<bool>());
+  return msgs.size();
 }
 
 }  // namespace g4::cli

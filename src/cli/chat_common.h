@@ -35,4 +35,11 @@ struct ChatRunSettings {
 ChatRunSettings chat_settings_from_args(const Args& args, KVTypes kv_type);
 std::vector<std::string> stop_strings_from_args(const Args& args);
 
+// chat's /save and /load: a conversation as a JSON object {"messages": [...], "enable_thinking": bool}, the
+// format `gemma4 chat-template --conversation` takes (the system prompt is the first message when set).
+// Loading replaces the session's system prompt, thinking setting and history; a file that is not such a
+// conversation (unknown roles or keys, content that is not text) throws g4::Error naming what is wrong.
+void save_conversation(const ChatSession& session, const std::string& path);
+size_t load_conversation(ChatSession& session, const std::string& path);  // returns the message count
+
 }  // namespace g4::cli

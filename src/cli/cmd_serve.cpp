@@ -58,6 +58,7 @@ int run_serve(int argc, char** argv) {
       .option("alias", "NAME", "model id to report (requests may name any model; default: the model folder's name)")
       .option("cors", "ORIGIN", "allow browsers on this origin ('*' for any) to call the API (default: no CORS headers)")
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
+      .flag("no-webui", "do not serve the chat page at /")
       .flag("quiet", "do not log requests");
   g4::cli::add_ctx_option(args, "context size per sequence, in tokens");
   g4::cli::add_max_tokens_option(args, "default completion budget of a chat request");
@@ -102,6 +103,7 @@ int run_serve(int argc, char** argv) {
   o.fixed_seed = args.has("seed");
   o.log_requests = !args.has("quiet");
   if (args.has("cors")) o.cors_origin = cors_origin_from(args.get("cors"));
+  o.webui = !args.has("no-webui");
   const std::string model_path = args.get("model");
   o.model_id = args.has("alias")        ? args.get("alias")
                : args.has("model-name") ? args.get("model-name")  // the repo id it was given as
@@ -129,6 +131,7 @@ int run_serve(int argc, char** argv) {
               o.model_id.c_str(), model_path.c_str(), o.scheduler.parallel, ctx, g4::kv_types_name(o.scheduler.kv_type).c_str(),
               o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), server.port());
   std::fflush(stdout);
+  if (o.webui) std::fprintf(stderr, "gemma4 serve: chat page at http://%s:%d/\n", o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), server.port());
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "gemma4 serve: stopping (signal %d); a second signal exits at once\n", sig);

@@ -46,6 +46,7 @@ class ChatSession {
   static constexpr int kCheckpoints = 2;
 
   void set_system(std::string system) { system_ = std::move(system); }
+  const std::string& system() const { return system_; }
   void set_thinking(bool on) { thinking_ = on; }
   bool thinking() const { return thinking_; }
   void set_tools(Json tools) { tools_ = std::move(tools); }
@@ -63,7 +64,11 @@ class ChatSession {
                  const std::vector<std::string>& stop_strings,
                  const std::function<bool(const AnswerStream::Delta&)>& on_delta);
 
+  // The conversation without the system prompt.
   const Json& messages() const { return messages_; }
+  // Replaces the conversation (without the system prompt), e.g. one loaded from a file; the KV cache
+  // keeps whatever prefix still matches the next prompt.
+  void set_messages(Json history) { messages_ = std::move(history); }
 
  private:
   Json build_messages(const Json& history, const std::string& user_text) const;

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "server/api_common.h"
+#include "server/web_assets.h"
 
 namespace g4::server {
 
@@ -44,6 +45,7 @@ std::string known_path(const std::string& p) {
   for (const char* k : known)
     if (p == k) return p;
   if (p.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
+  if (find_web_file(p)) return p;
   return "other";
 }
 
@@ -161,6 +163,13 @@ void ApiServer::route(const HttpRequest& req, HttpResponse& res) {
     if (!get) wrong_method("GET");
     res.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
     return;
+  }
+  if (opt_.webui) {
+    if (const EmbeddedFile* f = find_web_file(p)) {
+      if (!get) wrong_method("GET");
+      send_web_file(*f, res);
+      return;
+    }
   }
   const bool llama = p == "/tokenize" || p == "/detokenize" || p == "/props";  // llama-server's endpoints
   const bool api = p.rfind("/v1/", 0) == 0 || llama;

@@ -9,6 +9,7 @@
 //   POST /tokenize, /detokenize, GET /props   as llama-server has them
 //   GET  /health                liveness (no key needed)
 //   GET  /metrics               Prometheus text (no key needed)
+//   GET  /, /app.js, ...        the chat page (web_assets.h; no key needed: it asks for one)
 #include <atomic>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@ struct ServerOptions {
   // CORS: empty (the default) sends no CORS headers at all; "*" or one exact origin
   // ("https://app.example") answers preflight requests and adds Access-Control-Allow-Origin.
   std::string cors_origin;
+  bool webui = true;  // serve the chat page at "/"
 };
 
 class ApiServer {
