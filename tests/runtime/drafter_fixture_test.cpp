@@ -75,6 +75,10 @@ TEST_P(DrafterFixture, LibraryMatchesTransformers) {
   for (int s = 0; s < steps; ++s)
     EXPECT_LT(test::rel_error(r.draft_logits.data() + s * V, want.data() + s * V, V), kTolerance) << "step " << s;
   EXPECT_LT(test::rel_error(r.draft_hidden, ref.f32("draft_projected_hidden")), kTolerance);
+  std::printf("%s: relative errors: target logits %.2e, final hidden %.2e, draft logits %.2e, projected hidden %.2e\n",
+              GetParam().c_str(), test::rel_error(r.target_logits, ref.f32("target_logits")),
+              test::rel_error(r.target_hidden, ref.f32("target_final_hidden")), test::rel_error(r.draft_logits, want),
+              test::rel_error(r.draft_hidden, ref.f32("draft_projected_hidden")));
 }
 
 TEST_P(DrafterFixture, CliWritesTheContractTensors) {
