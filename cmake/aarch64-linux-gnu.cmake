@@ -8,7 +8,14 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # Debian's cross compiler finds the target's C library in /usr/aarch64-linux-gnu and architecture-
 # independent headers (nlohmann-json, Boost) in /usr/include; libraries come from the target's prefix
 # and /usr/lib/aarch64-linux-gnu, never from the host's.
-set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+# The multiarch arm64 -dev packages (scripts/test-arm64.sh installs them) live under / in
+# lib/aarch64-linux-gnu and include/aarch64-linux-gnu: "/" is a second root, searched with this library
+# architecture; pkg-config reads only their .pc files.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu /)
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
+set(CMAKE_C_FLAGS_INIT "-isystem /usr/include/aarch64-linux-gnu")
+set(CMAKE_CXX_FLAGS_INIT "-isystem /usr/include/aarch64-linux-gnu")
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)

@@ -18,6 +18,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The libraries gemma4 links (image and audio codecs, libcurl and OpenSSL for `pull`, libedit for `chat`), for
+# ARM64: Debian's -dev packages of that architecture beside the host's (multiarch).
+ARM_PKGS=(libpng-dev libjpeg-dev libwebp-dev libgif-dev libsndfile1-dev libsoxr-dev libfftw3-dev
+          libcurl4-openssl-dev libssl-dev libedit-dev)
+missing=()
+for p in "${ARM_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p:arm64" 2>/dev/null | grep -q "install ok installed" || missing+=("$p:arm64")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
+  echo "installing for arm64: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 jobs="$(nproc)"
 # GoogleTest for ARM64, built once from the sources libgtest-dev installs (its arm64 package would need
 # a second dpkg architecture).
