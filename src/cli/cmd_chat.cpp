@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/command.h"
+#include "cli/media_options.h"
 #include "cli/common.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
@@ -19,12 +20,13 @@ extern "C" void on_sigint(int) { g_interrupted = 1; }
 
 const char* kHelp =
     "commands: /reset (forget the conversation), /think (toggle thinking), /system TEXT (set the system prompt),\n"
-    "          /help, /exit (or Ctrl-D). Ctrl-C stops the current answer.\n";
+    "          /image PATH, /audio PATH (attach to the next message), /help, /exit (or Ctrl-D). Ctrl-C stops the current answer.\n";
 
 int run_chat(int argc, char** argv) {
   g4::cli::Args args("chat", "Talk with a model interactively. Ctrl-C stops an answer; Ctrl-D or /exit quits.");
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true);
   g4::cli::add_chat_options(args);
+  g4::cli::add_media_options(args, false);
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
@@ -36,7 +38,8 @@ int run_chat(int argc, char** argv) {
   const long long max_tokens = args.get_int("max-tokens"), ctx = args.get_int("ctx");
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
-  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
+  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true, g4::cli::mmproj_from_args(args));
+  const int image_tokens = g4::cli::image_tokens_from_args(args);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
@@ -71,6 +74,17 @@ int run_chat(int argc, char** argv) {
       session.set_system(s);
       session.reset();
       std::fprintf(stderr, "(system prompt %s; conversation cleared)\n", s.empty() ? "removed" : "set");
+      continue;
+    }
+    if (line.rfind("/image ", 0) == 0 || line.rfind("/audio ", 0) == 0) {
+      const bool image = line[1] == 'i';
+      const std::string path = line.substr(7);
+      try {
+        session.attach(image ? g4::encode_image_file(*m.model, path, image_tokens) : g4::encode_audio_file(*m.model, path));
+        std::fprintf(stderr, "(%s attached to the next message: %zu pending)\n", path.c_str(), session.pending_media());
+      } catch (const g4::Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+      }
       continue;
     }
     if (line[0] == '/') { std::fprintf(stderr, "unknown command %s\n%s", line.c_str(), kHelp); continue; }

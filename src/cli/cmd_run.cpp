@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/command.h"
+#include "cli/media_options.h"
 #include "cli/common.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
@@ -14,6 +15,7 @@ int run_run(int argc, char** argv) {
   g4::cli::Args args("run", "Answer one prompt with the model's chat template, streaming the answer to stdout.");
   args.option("model", "PATH", "Hugging Face model folder or GGUF file", true).option("prompt", "TEXT", "the user's message", true).alias("p", "prompt");
   g4::cli::add_chat_options(args);
+  g4::cli::add_media_options(args, true);
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
@@ -27,8 +29,9 @@ int run_run(int argc, char** argv) {
   if (max_tokens < 1) throw g4::Error("--max-tokens must be at least 1");
   if (ctx < 16) throw g4::Error("--ctx must be at least 16");
   g4::cli::check_memory_before_loading(args.get("model"), ctx, 512, kv_type, g4::ChatSession::kCheckpoints);
-  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
+  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false, g4::cli::mmproj_from_args(args));
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
+  for (auto& media : g4::cli::media_from_args(args, *m.model)) session.attach(std::move(media));
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   const bool show_reasoning = args.has("think");

@@ -8,6 +8,7 @@
 #include "core/mapped_file.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
+#include "model/multimodal.h"
 #include "model/vision_tower.h"
 
 namespace g4 {
@@ -189,6 +190,14 @@ std::unique_ptr<WeightSource> open_mmproj_weights(std::shared_ptr<const GgufFile
   return std::make_unique<MmprojWeightSource>(std::move(file));
 }
 
+bool has_media_towers(const std::string& dir) {
+  const std::string cfg_path = dir + "/config.json";
+  if (!file_exists(cfg_path)) return false;
+  const Json cfg = parse_json(read_text_file(cfg_path), cfg_path);
+  return cfg.is_object() && ((cfg.contains("vision_config") && cfg["vision_config"].is_object()) ||
+                             (cfg.contains("audio_config") && cfg["audio_config"].is_object()));
+}
+
 MmprojReport write_mmproj_gguf(const std::string& dir, const std::string& out) {
   MmprojReport rep;
   const std::string cfg_path = dir + "/config.json";
@@ -230,6 +239,13 @@ MmprojReport write_mmproj_gguf(const std::string& dir, const std::string& out) {
   // Gemma 4 normalises in the model (2(p - 0.5)); the processor's mean/std are the identity.
   w.set("clip.vision.image_mean", GgufValue::float_array(GgufType::F32, {0.0, 0.0, 0.0}));
   w.set("clip.vision.image_std", GgufValue::float_array(GgufType::F32, {1.0, 1.0, 1.0}));
+
+  // The media token ids, for models whose vocabulary does not spell them (llama.cpp looks them up by
+  // their strings in the text model's vocabulary; keys of our own, which llama.cpp ignores).
+  const MediaTokens tokens = media_tokens_from_hf(cfg);
+  for (const auto& [key, id] : {std::pair{"image", tokens.image}, {"image_begin", tokens.image_begin}, {"image_end", tokens.image_end},
+                                {"audio", tokens.audio}, {"audio_begin", tokens.audio_begin}, {"audio_end", tokens.audio_end}})
+    if (id >= 0) w.set_u32(std::string("gemma4.mm.") + key + "_token_id", uint32_t(id));
 
   bool any_bf16 = false;
   for (const std::string& hf : src->names()) {

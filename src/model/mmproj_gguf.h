@@ -44,4 +44,7 @@ struct MmprojReport {
 // without towers writes nothing and says so in the report.
 MmprojReport write_mmproj_gguf(const std::string& model_dir, const std::string& out);
 
+// Whether a Hugging Face folder's config.json has a vision or audio tower.
+bool has_media_towers(const std::string& model_dir);
+
 }  // namespace g4

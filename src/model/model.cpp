@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "formats/gguf.h"
 #include "model/ops.h"
 #include "quant/flash_attention.h"
 
@@ -526,16 +527,28 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& mm
     std::shared_ptr<WeightSource> source = open_hf_weights(path);
     const int hidden = config.hidden_size;
     auto model = std::make_unique<Model>(std::move(config), std::move(source));
+    const Json root = parse_json(read_text_file(cfg_path), cfg_path);
     std::shared_ptr<MultimodalModel> media =
-        mmproj.empty() ? load_multimodal_hf(path, parse_json(read_text_file(cfg_path), cfg_path), hidden)
-                       : load_multimodal_gguf(mmproj, hidden);
+        mmproj.empty() ? load_multimodal_hf(path, root, hidden) : load_multimodal_gguf(mmproj, hidden);
+    if (media && !mmproj.empty()) media->tokens = media_tokens_from_hf(root);  // the folder's own ids win
+    if (media) media->model_name = path;
     model->attach_media(std::move(media));
     return model;
   }
   if (!file_exists(path)) throw Error("model path '" + path + "' does not exist");
   if (path.size() > 5 && path.substr(path.size() - 5) == ".gguf") {
     auto model = load_gguf_model(path);
-    if (!mmproj.empty()) model->attach_media(load_multimodal_gguf(mmproj, model->config().hidden_size));
+    if (!mmproj.empty()) {
+      std::shared_ptr<MultimodalModel> media = load_multimodal_gguf(mmproj, model->config().hidden_size);
+      // Ids by their strings in the vocabulary; the projector's own record where the vocabulary lacks them.
+      const MediaTokens v = media_tokens_from_gguf_vocab(*GgufFile::open(path));
+      MediaTokens& t = media->tokens;
+      for (auto [mine, theirs] : {std::pair{&t.image, v.image}, {&t.image_begin, v.image_begin}, {&t.image_end, v.image_end},
+                                  {&t.video, v.video}, {&t.audio, v.audio}, {&t.audio_begin, v.audio_begin}, {&t.audio_end, v.audio_end}})
+        if (theirs >= 0 && theirs < model->config().vocab_size) *mine = theirs;
+      media->model_name = path;
+      model->attach_media(std::move(media));
+    }
     return model;
   }
   throw Error("'" + path + "' is neither a Hugging Face model folder nor a .gguf file");

@@ -96,6 +96,25 @@ MediaTokens media_tokens_from_hf(const Json& c) {
   return t;
 }
 
+MediaTokens media_tokens_from_gguf_vocab(const GgufFile& f) {
+  MediaTokens t;
+  if (!f.has("tokenizer.ggml.tokens")) return t;
+  const std::vector<std::string_view> tokens = f.get_array_strings("tokenizer.ggml.tokens");
+  auto find = [&](std::string_view s) {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] == s) return int(i);
+    return -1;
+  };
+  t.image = find("<|image|>");
+  t.image_begin = find("<|image>");
+  t.image_end = find("<image|>");
+  t.video = find("<|video|>");
+  t.audio = find("<|audio|>");
+  t.audio_begin = find("<|audio>");
+  t.audio_end = find("<audio|>");
+  return t;
+}
+
 std::unique_ptr<MultimodalModel> load_multimodal_hf(const std::string& dir, const Json& config, int text_hidden) {
   const std::string where = dir + "/config.json";
   const bool has_vision = config.contains("vision_config") && config["vision_config"].is_object();
@@ -138,6 +157,13 @@ std::unique_ptr<MultimodalModel> load_multimodal_gguf(const std::string& path, i
   // llama.cpp decides bidirectional image attention by the text width: every Gemma 4 but E2B (1536)
   // and E4B (2560).
   mm->bidirectional_vision = has_vision && text_hidden != 1536 && text_hidden != 2560;
+  auto id = [&](const char* key) { return f->has(std::string("gemma4.mm.") + key + "_token_id") ? int(f->get_u32(std::string("gemma4.mm.") + key + "_token_id")) : -1; };
+  mm->tokens.image = id("image");
+  mm->tokens.image_begin = id("image_begin");
+  mm->tokens.image_end = id("image_end");
+  mm->tokens.audio = id("audio");
+  mm->tokens.audio_begin = id("audio_begin");
+  mm->tokens.audio_end = id("audio_end");
   mm->source = open_mmproj_weights(f);
   if (has_vision) mm->vision = std::make_unique<VisionTower>(vision_config_from_gguf(*f, text_hidden), *mm->source);
   // Audio (projector type gemma4a): the audio tower is built here (model/audio_tower.h).

@@ -86,5 +86,7 @@ std::unique_ptr<MultimodalModel> load_multimodal_gguf(const std::string& path, i
 
 // The special token ids of a Gemma 4 wrapper config.json (image_token_id, boi_token_id, …).
 MediaTokens media_tokens_from_hf(const Json& config);
+// The same looked up by their strings in a GGUF's tokenizer.ggml.tokens ("<|image|>", "<|image>", …).
+MediaTokens media_tokens_from_gguf_vocab(const GgufFile& text_model);
 
 }  // namespace g4
