@@ -11,6 +11,8 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/media_options.h"
+#include "core/mapped_file.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "runtime/chat.h"
@@ -59,6 +61,11 @@ int run_serve(int argc, char** argv) {
       .flag("no-batching", "run every sequence in its own forward pass (for comparisons)")
       .flag("quiet", "do not log requests");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
+  g4::cli::add_media_options(args, false);
+  args.option("media-dir", "DIR", "allow image_url file:// URLs of files inside DIR (default: refused)")
+      .option("max-media-bytes", "N", "largest image or audio item of a request, in bytes (413 above)", false, "33554432")
+      .option("max-media-pixels", "N", "largest decoded image, in pixels (400 above)", false, "50000000")
+      .option("max-media-items", "N", "images and audio clips per request (400 above)", false, "16");
   g4::cli::add_sampling_options(args);
   g4::cli::add_thread_option(args);
   g4::cli::add_load_option(args);
@@ -86,6 +93,19 @@ int run_serve(int argc, char** argv) {
   const long long checkpoints = args.get_int("ctx-checkpoints");
   if (checkpoints < 0 || checkpoints > 64) throw g4::Error("--ctx-checkpoints must be between 0 and 64");
   o.scheduler.checkpoints = int(checkpoints);
+  if (args.has("media-dir")) {
+    if (!g4::is_directory(args.get("media-dir"))) throw g4::Error("--media-dir " + args.get("media-dir") + " is not a folder");
+    o.media.media_dir = args.get("media-dir");
+  }
+  const long long media_bytes = args.get_int("max-media-bytes"), media_pixels = args.get_int("max-media-pixels"),
+                  media_items = args.get_int("max-media-items");
+  if (media_bytes < 1 || media_pixels < 1 || media_items < 1 || media_items > 256)
+    throw g4::Error("--max-media-bytes and --max-media-pixels must be positive, --max-media-items between 1 and 256");
+  o.media.limits.max_bytes = size_t(media_bytes);
+  o.media.limits.max_pixels = media_pixels;
+  o.media.limits.max_items = int(media_items);
+  o.media.max_request_bytes = size_t(media_bytes) * 2;
+  o.media.image_tokens = g4::cli::image_tokens_from_args(args);
   o.default_max_tokens = args.get_int("max-tokens");
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
@@ -106,7 +126,7 @@ int run_serve(int argc, char** argv) {
 
   g4::cli::check_memory_before_loading(model_path, ctx, int(std::min<long long>(chunk, ctx)), o.scheduler.kv_type,
                                         o.scheduler.checkpoints, o.scheduler.parallel);
-  std::shared_ptr<const g4::Model> model = g4::load_model(model_path);
+  std::shared_ptr<const g4::Model> model = g4::load_model(model_path, g4::cli::mmproj_from_args(args));
   if (int64_t(o.scheduler.ctx) > model->config().max_position_embeddings && model->config().max_position_embeddings > 0)
     std::fprintf(stderr, "warning: --ctx %lld exceeds the model's max_position_embeddings (%d)\n", ctx,
                  model->config().max_position_embeddings);

@@ -137,6 +137,15 @@ std::shared_ptr<const EncodedMedia> encode_audio_file(const Model& model, const 
   return encode_audio_bytes(model, read_text_file(path), what, limits);
 }
 
+size_t MediaPrompt::chunk_end(size_t from, size_t end) const {
+  if (!has_blocks || end >= ids.size() || end <= from) return end;
+  const int64_t b = block_end[end];
+  if (b < 0 || block_end[end - 1] != b) return end;  // `end` does not cut a block
+  size_t start = end;
+  while (start > 0 && block_end[start - 1] == b) --start;
+  return start > from ? start : size_t(b) + 1;
+}
+
 std::vector<MediaSpan> MediaPrompt::spans_from(size_t from) const {
   std::vector<MediaSpan> out;
   const int64_t f = int64_t(from);
@@ -161,7 +170,14 @@ void add_span(MediaPrompt& p, const EncodedMedia& m, int64_t offset, bool bidire
   s.rows = m.soft.data();
   s.bidirectional = bidirectional;
   p.spans.push_back(s);
-  for (int64_t i = 0; i < m.n_tokens; ++i) p.cache_key[size_t(offset + i)] = placeholder_key(m.hash, i);
+  p.rows.resize(p.ids.size(), nullptr);
+  p.block_end.resize(p.ids.size(), -1);
+  for (int64_t i = 0; i < m.n_tokens; ++i) {
+    p.cache_key[size_t(offset + i)] = placeholder_key(m.hash, i);
+    p.rows[size_t(offset + i)] = m.soft.data() + i * p.hidden;
+    if (bidirectional) p.block_end[size_t(offset + i)] = offset + m.n_tokens - 1;
+  }
+  p.has_blocks = p.has_blocks || bidirectional;
 }
 
 }  // namespace

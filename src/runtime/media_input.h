@@ -66,6 +66,15 @@ struct MediaPrompt {
   std::vector<MediaSpan> spans;    // soft tokens, pointing into `media`
   MediaList media;
   int64_t hidden = 0;              // row width of the soft tokens
+  // Per prompt token (for BatchItem): its soft-token row or null; the last position of its
+  // bidirectional block or -1 (positions counted from the prompt's start).
+  std::vector<const float*> rows;
+  std::vector<int64_t> block_end;
+  bool has_blocks = false;
+
+  // Where a prefill chunk [from, end) should end so that no bidirectional block is split: before the
+  // block `end` would cut, or past its end when the block starts at `from`.
+  size_t chunk_end(size_t from, size_t end) const;
 
   // The spans of ids[from:], with offsets relative to `from` (prefix reuse prefills only the rest; a
   // span cut by `from` keeps its tail, which is exact: the cached head saw the whole block).

@@ -21,6 +21,7 @@
 #include "server/constraints.h"
 #include "server/http_server.h"
 #include "server/openai_api.h"
+#include "server/media_parts.h"
 #include "server/scheduler.h"
 
 namespace g4::server {
@@ -39,6 +40,7 @@ struct ServerOptions {
   // CORS: empty (the default) sends no CORS headers at all; "*" or one exact origin
   // ("https://app.example") answers preflight requests and adds Access-Control-Allow-Origin.
   std::string cors_origin;
+  ServerMediaOptions media;         // image/audio content parts: sources, limits, image token budget
 };
 
 class ApiServer {
