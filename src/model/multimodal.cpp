@@ -141,7 +141,11 @@ std::unique_ptr<MultimodalModel> load_multimodal_hf(const std::string& dir, cons
 }
 
 std::unique_ptr<MultimodalModel> load_multimodal_gguf(const std::string& path, int text_hidden) {
-  std::shared_ptr<const GgufFile> f = GgufFile::open(path, LoadMode::Map);
+  return load_multimodal_gguf(std::shared_ptr<const GgufFile>(GgufFile::open(path, LoadMode::Map)), text_hidden);
+}
+
+std::unique_ptr<MultimodalModel> load_multimodal_gguf(std::shared_ptr<const GgufFile> f, int text_hidden) {
+  const std::string path = f->path();
   const std::string arch = f->get_string("general.architecture", "");
   if (arch != "clip")
     throw Error("'" + path + "' is not a multimodal projector GGUF (general.architecture is '" + arch + "', expected 'clip')");

@@ -83,6 +83,7 @@ std::unique_ptr<MultimodalModel> load_multimodal_hf(const std::string& dir, cons
 // Throws g4::Error naming the file when it is not one, or when its projection width differs from
 // `text_hidden`.
 std::unique_ptr<MultimodalModel> load_multimodal_gguf(const std::string& path, int text_hidden);
+std::unique_ptr<MultimodalModel> load_multimodal_gguf(std::shared_ptr<const GgufFile> file, int text_hidden);
 
 // The special token ids of a Gemma 4 wrapper config.json (image_token_id, boi_token_id, …).
 MediaTokens media_tokens_from_hf(const Json& config);

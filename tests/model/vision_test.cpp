@@ -4,6 +4,7 @@
 // and the same soft tokens through llama.cpp's projector GGUF layout.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -216,6 +217,23 @@ TEST(VisionTower, TextOnlyFolderHasNoMedia) {
   EXPECT_FALSE(rep.written);
   ASSERT_FALSE(rep.notes.empty());
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// The fuzz target's seed (a tiny projector written by hand in llama.cpp's layout, patch size 2) loads
+// and encodes: the fuzzer starts from a file that reaches the tower.
+TEST(VisionTower, TinyProjectorSeedLoadsAndEncodes) {
+  auto mm = load_multimodal_gguf(std::string(G4_SOURCE_DIR) + "/fuzz/seeds/mmproj_fuzz/tiny-gemma4v.gguf", 64);
+  ASSERT_NE(mm->vision, nullptr);
+  EXPECT_EQ(mm->vision->config().patch_values(), 12);
+  std::vector<float> px(9 * 12, 0.25f);
+  std::vector<int32_t> pos;
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) { pos.push_back(x); pos.push_back(y); }
+  int64_t n = 0;
+  std::vector<float> out = mm->vision->encode(px.data(), pos.data(), 9, &n);
+  EXPECT_EQ(n, 1);
+  ASSERT_EQ(out.size(), 64u);
+  for (float v : out) EXPECT_TRUE(std::isfinite(v));
 }
 
 }  // namespace
