@@ -155,12 +155,18 @@ bool Args::parse(int argc, char** argv) {
       value = argv[++i];
     }
     values_[name] = value;
+    all_values_[name].push_back(value);
   }
   for (const auto& [name, s] : specs_)
     if (s.required && !values_.count(name))
       return fail("missing required option --" + name + " " + s.metavar + " (see --help)");
   for (auto& fn : after_parse_) fn(*this);
   return true;
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 bool Args::has(const std::string& name) const {

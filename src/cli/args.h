@@ -41,6 +41,8 @@ class Args {
   long long get_int(const std::string& name) const;
   double get_double(const std::string& name) const;
   std::vector<long long> get_int_list(const std::string& name) const;  // "2,17,99"
+  // Every value of an option given several times (--image A --image B), in order; get() is the last.
+  std::vector<std::string> get_all(const std::string& name) const;
   std::string help() const;
 
  private:
@@ -53,6 +55,7 @@ class Args {
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> aliases_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   int exit_code_ = 0;
   std::vector<std::function<void(Args&)>> after_parse_;
   bool fail(const std::string& message);

@@ -25,11 +25,11 @@ void draw_bar(const char* label, int done, int total) {
 }
 }  // namespace
 
-LoadedChatModel load_chat_model(const std::string& path, bool progress) {
+LoadedChatModel load_chat_model(const std::string& path, bool progress, const std::string& mmproj) {
   const bool bar = progress || isatty(STDERR_FILENO);
   LoadedChatModel m;
   if (bar) draw_bar("loading model", 0, 3);
-  m.model = load_model(path);
+  m.model = load_model(path, mmproj);
   if (bar) draw_bar("loading model", 1, 3);
   m.format = load_chat_format(path);
   if (bar) draw_bar("loading model", 3, 3);

@@ -18,7 +18,7 @@ struct LoadedChatModel {
 
 // Loads model, tokenizer and template; draws a progress bar on stderr when it is a terminal (or
 // when `progress` is forced).
-LoadedChatModel load_chat_model(const std::string& path, bool progress);
+LoadedChatModel load_chat_model(const std::string& path, bool progress, const std::string& mmproj = "");
 
 // Prints a streamed delta: content to stdout, reasoning to stderr (dimmed on a terminal) when
 // show_reasoning, tool calls as they complete.

@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/command.h"
+#include "cli/media_options.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/model_option.h"
@@ -24,7 +25,8 @@ extern "C" void on_sigint(int) { g_interrupted = 1; }
 
 const char* kHelp =
     "commands: /reset (forget the conversation), /think (toggle thinking), /system TEXT (set the system prompt),\n"
-    "          /save FILE, /load FILE (the conversation as JSON), /help, /exit (or Ctrl-D).\n"
+    "          /save FILE, /load FILE (the conversation as JSON), /image PATH, /audio PATH (attach to the next\n"
+    "          message), /help, /exit (or Ctrl-D).\n"
     "input:    \"\"\" opens and closes a multi-line message; a line ending with \\ continues on the next one.\n"
     "          Ctrl-C stops the current answer (at the prompt: drops the line).\n";
 
@@ -41,7 +43,13 @@ bool is_command(const std::string& line, const char* name) {
   return line.rfind(n, 0) == 0 && (line.size() == n.size() || line[n.size()] == ' ');
 }
 
-Outcome run_command(const std::string& line, g4::ChatSession& session) {
+// What /image and /audio need: the model's towers and the image token budget.
+struct MediaContext {
+  const g4::Model* model = nullptr;
+  int image_tokens = 0;
+};
+
+Outcome run_command(const std::string& line, g4::ChatSession& session, const MediaContext& media) {
   if (line == "/exit" || line == "/quit") return Outcome::Exit;
   if (line == "/help") {
     std::fprintf(stderr, "%s", kHelp);
@@ -72,6 +80,20 @@ Outcome run_command(const std::string& line, g4::ChatSession& session) {
         std::fprintf(stderr, "(loaded %zu message%s from %s; thinking %s)\n", n, n == 1 ? "" : "s", path.c_str(),
                      session.thinking() ? "on" : "off");
       }
+    } catch (const g4::Error& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+    }
+  } else if (is_command(line, "/image") || is_command(line, "/audio")) {
+    const bool image = line[1] == 'i';
+    const std::string path = argument(line, 6);
+    if (path.empty()) {
+      std::fprintf(stderr, "usage: %s PATH\n", image ? "/image" : "/audio");
+      return Outcome::Handled;
+    }
+    try {
+      session.attach(image ? g4::encode_image_file(*media.model, path, media.image_tokens)
+                           : g4::encode_audio_file(*media.model, path));
+      std::fprintf(stderr, "(%s attached to the next message: %zu pending)\n", path.c_str(), session.pending_media());
     } catch (const g4::Error& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
     }
@@ -110,7 +132,8 @@ void answer(g4::ChatSession& session, const std::string& message, const AnswerSe
 }
 
 // Reads messages and commands until /exit, Ctrl-D or the end of stdin.
-void chat_loop(g4::ChatSession& session, g4::cli::LineReader& reader, const AnswerSettings& settings) {
+void chat_loop(g4::ChatSession& session, g4::cli::LineReader& reader, const AnswerSettings& settings,
+               const MediaContext& media) {
   g4::cli::MessageAssembler assembler;
   std::string typed;  // the lines of the message being entered, as typed (its history entry)
   for (;;) {
@@ -129,7 +152,7 @@ void chat_loop(g4::ChatSession& session, g4::cli::LineReader& reader, const Answ
     }
     if (!assembler.pending() && !text.empty() && text[0] == '/' && text.find('\n') == std::string::npos) {
       reader.remember(text);
-      if (run_command(text, session) == Outcome::Exit) return;
+      if (run_command(text, session, media) == Outcome::Exit) return;
       continue;
     }
     // A recalled multi-line history entry arrives whole: take it line by line.
@@ -157,6 +180,7 @@ int run_chat(int argc, char** argv) {
                      "\"\"\" for multi-line messages, Ctrl-C stops an answer, Ctrl-D or /exit quits; /help lists the commands.");
   g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
   g4::cli::add_chat_options(args);
+  g4::cli::add_media_options(args, false);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
@@ -175,9 +199,10 @@ int run_chat(int argc, char** argv) {
   g4::cli::check_draft_options(args);
   const auto [max_tokens, ctx] = g4::cli::chat_settings_from_args(args, kv_type);
   settings.max_tokens = int(max_tokens);
-  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true);
+  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true, g4::cli::mmproj_from_args(args));
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   settings.drafting = draft.drafter != nullptr;
+  const int image_tokens = g4::cli::image_tokens_from_args(args);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   session.set_drafts(draft.drafts(), draft.draft_max);
   if (args.has("system")) session.set_system(args.get("system"));
@@ -189,7 +214,7 @@ int run_chat(int argc, char** argv) {
   std::fprintf(stderr, "%s", kHelp);
   const std::string history = args.has("no-history") ? "" : args.has("history") ? args.get("history") : g4::cli::default_history_path();
   g4::cli::LineReader reader(g_interrupted, history);
-  chat_loop(session, reader, settings);
+  chat_loop(session, reader, settings, MediaContext{m.model.get(), image_tokens});
   return 0;
 }
 

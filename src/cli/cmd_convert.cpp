@@ -8,6 +8,7 @@
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
 #include "model/convert.h"
+#include "model/mmproj_gguf.h"
 
 namespace {
 
@@ -18,6 +19,7 @@ int run_convert(int argc, char** argv) {
       .option("out", "FILE", "output .gguf file", true)
       .option("type", "T", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k", false, "bf16")
       .option("vocab", "FILE", "GGUF to copy tokenizer.* metadata from (default: the shared gemma4-vocab.gguf)")
+      .option("mmproj-out", "FILE", "also write the vision/audio towers as a llama.cpp projector GGUF (mmproj)")
       .flag("quiet", "no progress bar");
   g4::cli::add_thread_option(args);
   if (!args.parse(argc, argv)) return args.exit_code();
@@ -29,6 +31,15 @@ int run_convert(int argc, char** argv) {
   o.vocab = args.has("vocab") ? args.get("vocab") : g4::cli::default_vocab();
   o.progress = !args.has("quiet");
   g4::cli::print_report(g4::convert_hf_to_gguf(o), o.out);
+  if (args.has("mmproj-out")) {
+    const g4::MmprojReport rep = g4::write_mmproj_gguf(o.model_dir, args.get("mmproj-out"));
+    for (const std::string& n : rep.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    if (rep.written)
+      std::fprintf(stderr, "wrote %s: %zu projector tensors (%.1f MiB)\n", args.get("mmproj-out").c_str(), rep.n_tensors, double(rep.bytes) / (1 << 20));
+  } else if (g4::has_media_towers(o.model_dir)) {
+    std::fprintf(stderr, "note: %s has media towers (vision/audio), left out of %s; --mmproj-out FILE writes them as a projector GGUF\n",
+                 o.model_dir.c_str(), o.out.c_str());
+  }
   return 0;
 }
 

@@ -6,6 +6,8 @@
 #include "cli/command.h"
 #include "cli/model_option.h"
 #include "cli/common.h"
+#include "cli/media_options.h"
+#include "runtime/media_input.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "model/model.h"
@@ -20,6 +22,7 @@ int run_logits(int argc, char** argv) {
       .option("out", "FILE", "output .safetensors file (tensor 'logits', F32 [T, vocab])", true)
       .flag("dump-layers", "also write 'embed', 'ple_token', 'ple', 'layer.<i>' and MoE routing tensors")
       .option("chunk", "N", "prefill chunk size in tokens", false, "512");
+  g4::cli::add_media_options(args, true);
   // f32 here, unlike the other commands: this is the tool for exact comparisons with reference logits.
   g4::cli::add_kv_type_option(args, g4::KVType::F32, "; f32 here, for exact comparisons");
   g4::cli::add_thread_option(args);
@@ -30,11 +33,13 @@ int run_logits(int argc, char** argv) {
   const g4::KVTypes kv_type = g4::cli::kv_type_from_args(args);
   std::vector<int32_t> ids = g4::cli::parse_ids(args, "ids");
   auto t0 = std::chrono::steady_clock::now();
-  auto model = g4::load_model(args.get("model"));
+  auto model = g4::load_model(args.get("model"), g4::cli::mmproj_from_args(args));
   const long long chunk_arg = args.get_int("chunk");
   if (chunk_arg < 1 || chunk_arg > 65536) throw g4::Error("--chunk must be between 1 and 65536");
   const int chunk = int(chunk_arg);
-  auto cache = model->new_cache(int64_t(ids.size()), chunk, kv_type);
+  // The ids already hold the expanded placeholders; --image / --audio fill their runs in order.
+  const g4::MediaPrompt prompt = g4::place_media(*model, ids, g4::cli::media_from_args(args, *model));
+  auto cache = model->new_cache(int64_t(ids.size()), g4::media_chunk_size(*model, chunk), kv_type);
   std::vector<g4::TensorToWrite> out;
   std::map<std::string, std::vector<float>> dumps;  // concatenated across chunks
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -47,7 +52,7 @@ int run_logits(int argc, char** argv) {
     if (s.empty()) s = shape;
     else s[0] += shape[0];
   };
-  std::vector<float> logits = model->prefill(*cache, ids, true, args.has("dump-layers") ? &sink : nullptr);
+  std::vector<float> logits = model->prefill(*cache, ids, prompt.spans, true, args.has("dump-layers") ? &sink : nullptr);
   const int64_t V = model->config().vocab_size;
   out.push_back(g4::make_f32_tensor("logits", {int64_t(ids.size()), V}, logits.data()));
   for (auto& [name, buf] : dumps) out.push_back(g4::make_f32_tensor(name, shapes[name], buf.data()));

@@ -5,6 +5,7 @@
 #include "cli/chat_common.h"
 #include "cli/command.h"
 #include "cli/model_option.h"
+#include "cli/media_options.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
 #include "cli/sampling_options.h"
@@ -17,6 +18,7 @@ int run_run(int argc, char** argv) {
   g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
   g4::cli::add_prompt_options(args);
   g4::cli::add_chat_options(args);
+  g4::cli::add_media_options(args, true);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
@@ -30,10 +32,11 @@ int run_run(int argc, char** argv) {
   g4::cli::check_draft_options(args);
   const std::string prompt = g4::cli::prompt_from_args(args);  // before loading: -p - reads standard input
   const auto [max_tokens, ctx] = g4::cli::chat_settings_from_args(args, kv_type);
-  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false);
+  g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), false, g4::cli::mmproj_from_args(args));
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   session.set_drafts(draft.drafts(), draft.draft_max);
+  for (auto& media : g4::cli::media_from_args(args, *m.model)) session.attach(std::move(media));
   if (args.has("system")) session.set_system(args.get("system"));
   session.set_thinking(args.has("think"));
   const bool show_reasoning = args.has("think");

@@ -13,6 +13,8 @@
 #include "cli/model_option.h"
 #include "cli/common.h"
 #include "cli/draft_options.h"
+#include "cli/media_options.h"
+#include "core/mapped_file.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "runtime/chat.h"
@@ -63,6 +65,11 @@ int run_serve(int argc, char** argv) {
   g4::cli::add_ctx_option(args, "context size per sequence, in tokens");
   g4::cli::add_max_tokens_option(args, "default completion budget of a chat request");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
+  g4::cli::add_media_options(args, false);
+  args.option("media-dir", "DIR", "allow image_url file:// URLs of files inside DIR (default: refused)")
+      .option("max-media-bytes", "N", "largest image or audio item of a request, in bytes (413 above)", false, "33554432")
+      .option("max-media-pixels", "N", "largest decoded image, in pixels (400 above)", false, "50000000")
+      .option("max-media-items", "N", "images and audio clips per request (400 above)", false, "16");
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
@@ -98,6 +105,19 @@ int run_serve(int argc, char** argv) {
   const long long ctx = g4::cli::context_from_args(args, args.get("model"), shape);
   o.scheduler.ctx = ctx;
   o.default_max_tokens = g4::cli::max_tokens_from_args(args);
+  if (args.has("media-dir")) {
+    if (!g4::is_directory(args.get("media-dir"))) throw g4::Error("--media-dir " + args.get("media-dir") + " is not a folder");
+    o.media.media_dir = args.get("media-dir");
+  }
+  const long long media_bytes = args.get_int("max-media-bytes"), media_pixels = args.get_int("max-media-pixels"),
+                  media_items = args.get_int("max-media-items");
+  if (media_bytes < 1 || media_pixels < 1 || media_items < 1 || media_items > 256)
+    throw g4::Error("--max-media-bytes and --max-media-pixels must be positive, --max-media-items between 1 and 256");
+  o.media.limits.max_bytes = size_t(media_bytes);
+  o.media.limits.max_pixels = media_pixels;
+  o.media.limits.max_items = int(media_items);
+  o.media.max_request_bytes = size_t(media_bytes) * 2;
+  o.media.image_tokens = g4::cli::image_tokens_from_args(args);
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
   o.fixed_seed = args.has("seed");
@@ -120,7 +140,7 @@ int run_serve(int argc, char** argv) {
 
   g4::cli::check_memory_before_loading(model_path, ctx, int(std::min<long long>(chunk, ctx)), o.scheduler.kv_type,
                                         o.scheduler.checkpoints, o.scheduler.parallel);
-  std::shared_ptr<const g4::Model> model = g4::load_model(model_path);
+  std::shared_ptr<const g4::Model> model = g4::load_model(model_path, g4::cli::mmproj_from_args(args));
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *model);
   o.scheduler.drafts = draft.drafts();
   o.scheduler.draft_max = draft.draft_max;

@@ -43,8 +43,6 @@ std::string read_bounded(std::istream& in, const std::string& what) {
 }
 
 void resolve_model(Args& a, ModelUse use) {
-  if (use == ModelUse::Chat && a.has("mmproj"))
-    throw Error("--mmproj: image input is not supported yet (the model's text part runs without it)");
   if (use == ModelUse::Chat && a.has("chat-template-file")) {
     if (!file_exists(a.get("chat-template-file")))
       throw Error("--chat-template-file: '" + a.get("chat-template-file") + "' does not exist");
@@ -79,8 +77,7 @@ void add_model_option(Args& args, ModelUse use) {
               true);
   if (use == ModelUse::Chat) {
     args.flag("pull", "download the model first when it is a repo id missing from the cache (default: ask on a terminal)")
-        .option("chat-template-file", "FILE", "use this Jinja chat template instead of the model's")
-        .option("mmproj", "FILE", "multimodal projector (not supported yet: refused)");
+        .option("chat-template-file", "FILE", "use this Jinja chat template instead of the model's");
   }
   args.after_parse([use](Args& a) { resolve_model(a, use); });
 }

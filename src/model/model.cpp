@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "formats/gguf.h"
 #include "model/ops.h"
 #include "quant/flash_attention.h"
 
@@ -154,7 +155,9 @@ void Model::attention(int layer, const std::vector<BatchItem>& batch, const floa
       for (int i = 0; i < item.n_tokens; ++i) {
         const int64_t pos = item.cache->n_past() + i;
         lo[size_t(t + i)] = sliding ? std::max<int64_t>(0, pos - W + 1) : 0;
-        hi[size_t(t + i)] = pos;
+        // Bidirectional image blocks (sliding layers only): (causal OR same block) AND the window, whose
+        // overlay bounds only the past side.
+        hi[size_t(t + i)] = sliding && item.block_end ? std::max(pos, item.block_end[i]) : pos;
       }
       for (int g = 0; g < n_kv; ++g) {
         kernels::AttnProblem pr;
@@ -280,11 +283,29 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     for (int i = 0; i < item.n_tokens; ++i)
       if (item.ids[i] < 0 || item.ids[i] >= V)
         throw Error("token id " + std::to_string(item.ids[i]) + " is out of range for a vocabulary of " + std::to_string(V));
+    if (item.block_end)
+      for (int i = 0; i < item.n_tokens; ++i) {
+        const int64_t pos = item.cache->n_past() + i, end = item.block_end[i];
+        if (end >= 0 && (end < pos || end >= item.cache->n_past() + item.n_tokens))
+          throw Error("forward: a bidirectional block must lie inside one forward pass");
+      }
     item.cache->reserve_next(item.n_tokens);
   }
   std::vector<int32_t> ids;
   ids.reserve(size_t(T));
   for (const BatchItem& item : batch) ids.insert(ids.end(), item.ids, item.ids + item.n_tokens);
+  // Soft tokens of media, flattened over the batch (null: the token's own embedding).
+  std::vector<const float*> media_rows;
+  for (const BatchItem& item : batch)
+    if (item.embed_rows) media_rows.resize(size_t(T), nullptr);
+  if (!media_rows.empty()) {
+    int64_t t = 0;
+    for (const BatchItem& item : batch) {
+      if (item.embed_rows) std::copy(item.embed_rows, item.embed_rows + item.n_tokens, media_rows.begin() + t);
+      t += item.n_tokens;
+    }
+  }
+  auto is_media = [&](int64_t t) { return !media_rows.empty() && media_rows[size_t(t)] != nullptr; };
 
   // Activations live in buffers reused across passes: fresh ones of tens of megabytes (prefill) would
   // cost page faults and zeroing on every call.
@@ -293,6 +314,10 @@ void Model::forward(std::vector<BatchItem>& batch) const {
   h.resize(size_t(T * H));
   const float emb_scale = float(std::sqrt(double(H)));
   for (int64_t t = 0; t < T; ++t) {
+    if (is_media(t)) {  // soft tokens are not scaled
+      std::memcpy(h.data() + t * H, media_rows[size_t(t)], size_t(H) * sizeof(float));
+      continue;
+    }
     dequantize_row(weights_.embed, ids[size_t(t)], h.data() + t * H);
     ops::scale(h.data() + t * H, emb_scale, H);
   }
@@ -304,15 +329,17 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     tok.resize(size_t(T * LP));
     const float ple_scale = float(std::sqrt(double(P)));
     for (int64_t t = 0; t < T; ++t) {
-      if (ids[size_t(t)] >= c.ple_vocab) {
+      const int32_t id = is_media(t) ? c.pad_id : ids[size_t(t)];  // media: the pad token's rows
+      if (id >= c.ple_vocab) {
         std::fill(tok.begin() + t * LP, tok.begin() + (t + 1) * LP, 0.0f);
         continue;
       }
-      dequantize_row(weights_.ple_embed, ids[size_t(t)], tok.data() + t * LP);
+      dequantize_row(weights_.ple_embed, id, tok.data() + t * LP);
       ops::scale(tok.data() + t * LP, ple_scale, LP);
     }
     if (sink) (*sink)("ple_token", tok.data(), {T, L, P});
     ple.resize(size_t(T * LP));
+    // The context part projects the embeddings as merged (soft tokens included).
     matmul(weights_.ple_model_proj, h.data(), size_t(T), ple.data(), pool());
     ops::scale(ple.data(), float(1.0 / std::sqrt(double(H))), T * LP);
     ops::rms_norm_rows(ple.data(), weights_.ple_proj_norm.data(), T * L, P, eps);
@@ -439,7 +466,57 @@ std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& id
   return out;
 }
 
-std::unique_ptr<Model> load_model(const std::string& path) {
+std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& ids, const std::vector<MediaSpan>& media,
+                                  bool all_logits, const ActivationSink* sink) const {
+  if (media.empty()) return prefill(cache, ids, all_logits, sink);
+  const int64_t n = int64_t(ids.size()), H = config_.hidden_size;
+  std::vector<const float*> rows(size_t(n), nullptr);
+  std::vector<int64_t> block_end(size_t(n), -1);
+  std::vector<int64_t> span_of(size_t(n), -1);  // index of the bidirectional span holding a token
+  bool any_block = false;
+  int64_t prev_end = 0;
+  for (size_t s = 0; s < media.size(); ++s) {
+    const MediaSpan& m = media[s];
+    if (m.offset < prev_end || m.count <= 0 || m.offset + m.count > n || !m.rows)
+      throw Error("media spans must be sorted, non-empty, non-overlapping and inside the prompt");
+    prev_end = m.offset + m.count;
+    for (int64_t i = 0; i < m.count; ++i) {
+      rows[size_t(m.offset + i)] = m.rows + i * H;
+      if (m.bidirectional) {
+        block_end[size_t(m.offset + i)] = cache.n_past() + m.offset + m.count - 1;
+        span_of[size_t(m.offset + i)] = int64_t(s);
+      }
+    }
+    if (m.bidirectional && m.count > cache.max_chunk())
+      throw Error("an image of " + std::to_string(m.count) + " soft tokens attends bidirectionally and must be computed in one pass, "
+                  "but the KV cache takes chunks of at most " + std::to_string(cache.max_chunk()) + " tokens");
+    any_block = any_block || m.bidirectional;
+  }
+  std::vector<float> out, chunk_logits;
+  const int64_t chunk = cache.max_chunk();
+  for (int64_t start = 0; start < n;) {
+    int64_t end = std::min(n, start + chunk);
+    // Never split a bidirectional block: end the chunk where the block that would be cut begins.
+    if (end < n && span_of[size_t(end)] >= 0 && span_of[size_t(end - 1)] == span_of[size_t(end)])
+      end = media[size_t(span_of[size_t(end)])].offset;
+    std::vector<BatchItem> batch(1);
+    batch[0].cache = &cache;
+    batch[0].ids = ids.data() + start;
+    batch[0].n_tokens = int(end - start);
+    batch[0].all_logits = all_logits;
+    batch[0].logits = &chunk_logits;
+    batch[0].sink = sink;
+    batch[0].embed_rows = rows.data() + start;
+    batch[0].block_end = any_block ? block_end.data() + start : nullptr;
+    forward(batch);
+    if (all_logits) out.insert(out.end(), chunk_logits.begin(), chunk_logits.end());
+    else if (end == n) out = chunk_logits;
+    start = end;
+  }
+  return out;
+}
+
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& mmproj) {
   if (is_directory(path)) {
     const std::string cfg_path = path + "/config.json";
     if (!file_exists(cfg_path)) throw Error("no config.json in " + path + ": expected a Hugging Face model folder");
@@ -453,7 +530,15 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       }
     }
     std::shared_ptr<WeightSource> source = open_hf_weights(path);
-    return std::make_unique<Model>(std::move(config), std::move(source));
+    const int hidden = config.hidden_size;
+    auto model = std::make_unique<Model>(std::move(config), std::move(source));
+    const Json root = parse_json(read_text_file(cfg_path), cfg_path);
+    std::shared_ptr<MultimodalModel> media =
+        mmproj.empty() ? load_multimodal_hf(path, root, hidden) : load_multimodal_gguf(mmproj, hidden);
+    if (media && !mmproj.empty()) media->tokens = media_tokens_from_hf(root);  // the folder's own ids win
+    if (media) media->model_name = path;
+    model->attach_media(std::move(media));
+    return model;
   }
   if (!file_exists(path)) throw Error("model path '" + path + "' does not exist");
   // By content, not by name: a symlink called model.bin or an upper-case .GGUF is still a GGUF.
@@ -462,7 +547,21 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     if (std::fread(magic, 1, 4, f) != 4) magic[0] = 0;
     std::fclose(f);
   }
-  if (std::memcmp(magic, "GGUF", 4) == 0) return load_gguf_model(path);
+  if (std::memcmp(magic, "GGUF", 4) == 0) {
+    auto model = load_gguf_model(path);
+    if (!mmproj.empty()) {
+      std::shared_ptr<MultimodalModel> media = load_multimodal_gguf(mmproj, model->config().hidden_size);
+      // Ids by their strings in the vocabulary; the projector's own record where the vocabulary lacks them.
+      const MediaTokens v = media_tokens_from_gguf_vocab(*GgufFile::open(path));
+      MediaTokens& t = media->tokens;
+      for (auto [mine, theirs] : {std::pair{&t.image, v.image}, {&t.image_begin, v.image_begin}, {&t.image_end, v.image_end},
+                                  {&t.video, v.video}, {&t.audio, v.audio}, {&t.audio_begin, v.audio_begin}, {&t.audio_end, v.audio_end}})
+        if (theirs >= 0 && theirs < model->config().vocab_size) *mine = theirs;
+      media->model_name = path;
+      model->attach_media(std::move(media));
+    }
+    return model;
+  }
   throw Error("'" + path + "' is neither a Hugging Face model folder nor a GGUF file (no GGUF magic)");
 }
 

@@ -34,6 +34,8 @@ class WeightSource {
   }
   // Where the weights come from (a folder or file), for error messages.
   virtual std::string describe() const = 0;
+  // The names find() knows, sorted (empty for sources that make tensors on demand).
+  virtual std::vector<std::string> names() const { return {}; }
 };
 
 // A Hugging Face folder: model.safetensors or model.safetensors.index.json shards; text-decoder tensors
@@ -44,6 +46,9 @@ std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
 // their full names; integer tensors among them are read into `integers` instead.
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std::vector<std::string>& extra,
                                               std::map<std::string, std::vector<int64_t>>* integers);
+// Every tensor of a Hugging Face folder whose name starts with `prefix`, named without it (the media
+// towers: prefix "model." gives "vision_tower.…", "embed_vision.…"). Always memory-mapped.
+std::unique_ptr<WeightSource> open_hf_weights_under(const std::string& dir, const std::string& prefix);
 
 // Random weights of whatever shapes are asked for (bf16 or f32), deterministic for a seed: norm
 // weights and scales near 1, matrices with variance 1/fan_in. For demo models and benchmarks.

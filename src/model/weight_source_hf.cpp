@@ -26,14 +26,14 @@ class HfWeightSource : public WeightSource {
   HfWeightSource(std::string dir, std::vector<std::string> extra, std::map<std::string, std::vector<int64_t>>* integers)
       : dir_(std::move(dir)), extra_(std::move(extra)), integers_(integers) {}
 
-  void add_file(const std::string& path) {
-    auto f = SafetensorsFile::open(path, default_load_mode());
+  void add_file(const std::string& path, LoadMode mode) {
+    auto f = SafetensorsFile::open(path, mode);
     for (const auto& [name, t] : f->tensors()) all_.emplace(name, &t);
     files_.push_back(std::move(f));
   }
 
   // Picks the text-decoder prefix and builds the stripped-name table.
-  void index() {
+  void index_text() {
     static const char* prefixes[] = {"model.language_model.", "model.text_model.", "language_model.model.", "model."};
     std::string prefix;
     for (const char* p : prefixes)
@@ -41,6 +41,11 @@ class HfWeightSource : public WeightSource {
     if (prefix.empty())
       throw Error("no text-decoder embedding ('model.embed_tokens.weight' or 'model.language_model.embed_tokens.weight') in " + dir_ +
                   ": is this a Gemma checkpoint?");
+    index(prefix);
+  }
+
+  // Every tensor whose name starts with `prefix`, under its name without it.
+  void index(const std::string& prefix) {
     for (const auto& [name, t] : all_) {
       const bool extra = std::find(extra_.begin(), extra_.end(), name) != extra_.end();
       if (extra && (t->dtype == DType::I64 || t->dtype == DType::I32) && integers_) {
@@ -66,6 +71,11 @@ class HfWeightSource : public WeightSource {
     return it == tensors_.end() ? nullptr : &it->second;
   }
   std::string describe() const override { return dir_; }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : tensors_) out.push_back(k);
+    return out;
+  }
 
  private:
   std::string dir_;
@@ -78,11 +88,11 @@ class HfWeightSource : public WeightSource {
 
 }  // namespace
 
-std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) { return open_hf_weights(dir, {}, nullptr); }
+namespace {
 
-std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std::vector<std::string>& extra,
-                                              std::map<std::string, std::vector<int64_t>>* integers) {
-  auto src = std::make_unique<HfWeightSource>(dir, extra, integers);
+std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir, LoadMode mode, std::vector<std::string> extra = {},
+                                              std::map<std::string, std::vector<int64_t>>* integers = nullptr) {
+  auto src = std::make_unique<HfWeightSource>(dir, std::move(extra), integers);
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   if (file_exists(index)) {
@@ -99,14 +109,32 @@ std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std:
     }
     for (const auto& s : shards) {
       if (!file_exists(dir + "/" + s)) throw Error(index + " lists shard '" + s + "', which is missing from " + dir);
-      src->add_file(dir + "/" + s);
+      src->add_file(dir + "/" + s, mode);
     }
   } else if (file_exists(single)) {
-    src->add_file(single);
+    src->add_file(single, mode);
   } else {
     throw Error("no model.safetensors or model.safetensors.index.json in " + dir);
   }
-  src->index();
+  return src;
+}
+
+}  // namespace
+
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) { return open_hf_weights(dir, {}, nullptr); }
+
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir, const std::vector<std::string>& extra,
+                                              std::map<std::string, std::vector<int64_t>>* integers) {
+  auto src = open_hf_files(dir, default_load_mode(), extra, integers);
+  src->index_text();
+  return src;
+}
+
+std::unique_ptr<WeightSource> open_hf_weights_under(const std::string& dir, const std::string& prefix) {
+  // Mapped in place whatever the process default: the towers are a small part of the files, and a
+  // second private copy of a checkpoint the text loader may already have read would double its memory.
+  auto src = open_hf_files(dir, LoadMode::Map);
+  src->index(prefix);
   return src;
 }
 

@@ -8,29 +8,54 @@
 namespace g4 {
 
 ChatSession::ChatSession(const Model& model, const ChatFormat& format, int64_t context, KVTypes kv_type)
-    : model_(model), format_(format), seq_(model.new_cache(context, 512, kv_type, kCheckpoints)) {}
+    : model_(model), format_(format), seq_(model.new_cache(context, media_chunk_size(model, 512), kv_type, kCheckpoints)) {}
 
 void ChatSession::reset() {
   messages_ = Json::array();
+  media_.clear();
+  pending_.clear();
   seq_.clear();
+}
+
+namespace {
+
+// Media parts of a message (the chat template writes one placeholder for each).
+size_t media_parts(const Json& message) {
+  if (!message.contains("content") || !message["content"].is_array()) return 0;
+  size_t n = 0;
+  for (const Json& part : message["content"])
+    if (part.is_object() && (part.value("type", "") == "image" || part.value("type", "") == "audio")) ++n;
+  return n;
+}
+
+}  // namespace
+
+Json ChatSession::user_message(const std::string& user_text) const {
+  if (pending_.empty()) return {{"role", "user"}, {"content", user_text}};
+  Json parts = Json::array();
+  for (const auto& m : pending_) parts.push_back({{"type", m->kind == MediaKind::Image ? "image" : "audio"}});
+  parts.push_back({{"type", "text"}, {"text", user_text}});
+  return {{"role", "user"}, {"content", parts}};
 }
 
 Json ChatSession::build_messages(const Json& history, const std::string& user_text) const {
   Json m = Json::array();
   if (!system_.empty()) m.push_back({{"role", "system"}, {"content", system_}});
   for (const Json& x : history) m.push_back(x);
-  m.push_back({{"role", "user"}, {"content", user_text}});
+  m.push_back(user_message(user_text));
   return m;
 }
 
-std::vector<int32_t> ChatSession::fit_prompt(const std::string& user_text, int max_tokens, int& dropped) {
+MediaPrompt ChatSession::fit_prompt(const std::string& user_text, int max_tokens, int& dropped) {
   const int64_t ctx = seq_.cache().max_context();
   const int64_t room = std::max<int64_t>(1, std::min<int64_t>(max_tokens, ctx / 4));
   ChatOptions options;
   options.enable_thinking = thinking_;
   for (;;) {
-    std::vector<int32_t> prompt = format_.prompt_ids(build_messages(messages_, user_text), tools_, options);
-    const int64_t n = int64_t(prompt.size());
+    MediaList all = media_;
+    all.insert(all.end(), pending_.begin(), pending_.end());
+    MediaPrompt prompt = expand_media(model_, format_.prompt_ids(build_messages(messages_, user_text), tools_, options), all);
+    const int64_t n = int64_t(prompt.ids.size());
     if (n + room <= ctx) return prompt;
     if (messages_.empty()) {  // nothing left to drop: answer in whatever room there is, if any
       if (n + 1 <= ctx) return prompt;
@@ -43,6 +68,9 @@ std::vector<int32_t> ChatSession::fit_prompt(const std::string& user_text, int m
     // Drop the oldest turn: the first user message and everything up to the next one.
     size_t next = 1;
     while (next < messages_.size() && messages_[next].value("role", "") != "user") ++next;
+    size_t parts = 0;
+    for (size_t i = 0; i < next; ++i) parts += media_parts(messages_[i]);
+    media_.erase(media_.begin(), media_.begin() + long(std::min(parts, media_.size())));
     messages_.erase(messages_.begin(), messages_.begin() + long(next));
     ++dropped;
   }
@@ -53,9 +81,11 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
                             const std::function<bool(const AnswerStream::Delta&)>& on_delta) {
   using clock = std::chrono::steady_clock;
   TurnResult r;
-  std::vector<int32_t> prompt = fit_prompt(user_text, max_tokens, r.dropped_turns);
+  const MediaPrompt mp = fit_prompt(user_text, max_tokens, r.dropped_turns);
+  const std::vector<int32_t>& prompt = mp.ids;
   r.prompt_tokens = int(prompt.size());
-  const size_t reused = seq_.reuse(prompt);
+  // The cache remembers keys (content-derived ids for soft tokens), the model reads ids and soft tokens.
+  const size_t reused = seq_.reuse(mp.cache_key);
   std::vector<int32_t> rest(prompt.begin() + long(reused), prompt.end());
   r.prefilled_tokens = int(rest.size());
   const int64_t room = seq_.cache().max_context() - int64_t(prompt.size());
@@ -72,8 +102,8 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
 
   Decoder decoder(model_, seq_.cache(), sampler, drafts_, draft_max_);
   auto t0 = clock::now();
-  decoder.prefill(rest);
-  seq_.appended(rest.data(), rest.size());
+  decoder.prefill(rest, mp.spans_from(reused));
+  seq_.appended(mp.cache_key.data() + reused, rest.size());
   seq_.prompt_done();
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -120,8 +150,10 @@ TurnResult ChatSession::ask(const std::string& user_text, const SamplingParams& 
       calls.push_back({{"type", "function"}, {"function", {{"name", c.name}, {"arguments", parse_json(c.arguments_json, "tool call arguments")}}}});
     assistant["tool_calls"] = calls;
   }
-  messages_.push_back({{"role", "user"}, {"content", user_text}});
+  messages_.push_back(user_message(user_text));
   messages_.push_back(assistant);
+  media_.insert(media_.end(), pending_.begin(), pending_.end());
+  pending_.clear();
   return r;
 }
 

@@ -17,6 +17,7 @@
 
 #include "model/model.h"
 #include "runtime/chat.h"
+#include "runtime/media_input.h"
 #include "runtime/sampler.h"
 #include "runtime/sequence_cache.h"
 #include "runtime/speculative.h"
@@ -57,6 +58,10 @@ class ChatSession {
     draft_max_ = draft_max;
   }
   void reset();  // forget the conversation (the system prompt stays)
+  // A picture (or clip) for the next message: it goes before the text, one placeholder per item, and
+  // stays in the history (a later turn that repeats it reuses its cached keys and values).
+  void attach(std::shared_ptr<const EncodedMedia> media) { pending_.push_back(std::move(media)); }
+  size_t pending_media() const { return pending_.size(); }
 
   // Streams one answer to `user_text`. on_delta returns false to stop early (e.g. Ctrl-C); the partial
   // answer is still kept in the history.
@@ -73,7 +78,8 @@ class ChatSession {
  private:
   Json build_messages(const Json& history, const std::string& user_text) const;
   // The prompt for `user_text`, after dropping the oldest turns if the policy allows and it must.
-  std::vector<int32_t> fit_prompt(const std::string& user_text, int max_tokens, int& dropped);
+  MediaPrompt fit_prompt(const std::string& user_text, int max_tokens, int& dropped);
+  Json user_message(const std::string& user_text) const;
 
   const Model& model_;
   const ChatFormat& format_;
@@ -85,6 +91,8 @@ class ChatSession {
   bool thinking_ = false;
   DraftSource* drafts_ = nullptr;
   int draft_max_ = 0;
+  MediaList media_;     // of the history's messages, in order
+  MediaList pending_;   // for the next message
 };
 
 }  // namespace g4

@@ -16,6 +16,15 @@ void Decoder::prefill(const std::vector<int32_t>& prompt) {
   last_returned_ = 0;
 }
 
+void Decoder::prefill(const std::vector<int32_t>& prompt, const std::vector<MediaSpan>& media) {
+  if (media.empty()) return prefill(prompt);
+  if (prompt.empty()) throw Error("decoding needs at least one prompt token");
+  logits_ = model_.prefill(cache_, prompt, media);
+  hidden_.clear();
+  pending_ = -1;
+  last_returned_ = 0;
+}
+
 std::vector<int32_t> Decoder::next(std::vector<int32_t>& history, int budget) {
   const int32_t V = model_.config().vocab_size;
   if (budget < 1) throw Error("internal: decoding with no token budget");
@@ -33,6 +42,7 @@ std::vector<int32_t> Decoder::next(std::vector<int32_t>& history, int budget) {
   // Drafts: at most what the budget, the context and one pass allow (a chunk; after rolling back, the
   // sliding rings must still hold the drafter's window of W + 1 positions: k + 2 <= chunk).
   int k = int(std::min<int64_t>({int64_t(draft_max_), int64_t(budget) - 1, room - 1, int64_t(cache_.max_chunk()) - 2}));
+  if (hidden_.empty()) k = 0;  // after a prompt with media: no hidden state to draft from yet
   std::vector<int32_t> drafts;
   if (k > 0) {
     drafts = drafts_->propose(cache_, history, hidden_, k);

@@ -66,6 +66,9 @@ class Decoder {
 
   // Appends `prompt` to the cache (it must not be empty).
   void prefill(const std::vector<int32_t>& prompt);
+  // The same with soft tokens in place of placeholders; the model gives no hidden state for such a
+  // prompt, so the first token after it is decoded without drafts.
+  void prefill(const std::vector<int32_t>& prompt, const std::vector<MediaSpan>& media);
   // The next 1 to min(budget, draft_max + 1) tokens, sampled in order and appended to `history` (which
   // must end with the prompt or the tokens returned so far). budget >= 1; the cache must have room for
   // one more position.

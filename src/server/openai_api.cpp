@@ -376,7 +376,24 @@ Json parse_tool_calls(const Json& tcs, const std::string& w) {
   return calls;
 }
 
-Json parse_messages(const Json& body) {
+// A user message's content: plain text, or (with image/audio parts) the template's parts in order.
+Json user_content(const Json& content, const std::string& where, std::vector<MediaRef>* media) {
+  if (!media || !content.is_array()) return content_text(content, where, false);
+  bool any = false;
+  for (const Json& part : content) any = any || (part.is_object() && (part.value("type", "") == "image_url" || part.value("type", "") == "input_audio"));
+  if (!any) return content_text(content, where, false);
+  Json parts = Json::array();
+  for (size_t i = 0; i < content.size(); ++i) {
+    const Json& part = content[i];
+    const std::string pw = where + "[" + std::to_string(i) + "]";
+    const std::string t = part.is_object() ? part.value("type", "") : "";
+    if (t == "image_url" || t == "input_audio") parts.push_back(parse_media_part(part, pw, *media));
+    else parts.push_back({{"type", "text"}, {"text", content_text(Json::array({part}), pw, false)}});
+  }
+  return parts;
+}
+
+Json parse_messages(const Json& body, std::vector<MediaRef>* media) {
   if (!body.contains("messages")) bad("messages", "'messages' is required", "missing_required_parameter");
   const Json& msgs = body["messages"];
   if (!msgs.is_array()) bad("messages", "'messages' must be an array", "invalid_type");
@@ -398,7 +415,7 @@ Json parse_messages(const Json& body) {
     } else if (role == "user") {
       refuse_unknown_members(m, w, {"role", "content", "name"});
       n["role"] = "user";
-      n["content"] = content_text(content, w + ".content", false);
+      n["content"] = user_content(content, w + ".content", media);
     } else if (role == "assistant") {
       refuse_unknown_members(m, w, {"role", "content", "name", "tool_calls", "reasoning_content", "reasoning", "refusal"});
       n["role"] = "assistant";
@@ -532,7 +549,7 @@ ChatRequest parse_chat_request(const Json& body, const ParseContext& ctx) {
   refuse_unknown(body, kChatKeys);
   ChatRequest r;
   if (!present(body, "model")) bad("model", "'model' is required", "missing_required_parameter");
-  r.messages = parse_messages(body);
+  r.messages = parse_messages(body, &r.media);
   parse_common(body, ctx, r, ctx.default_max_tokens);
   if (present(body, "logprobs") && !body["logprobs"].is_boolean())
     bad("logprobs", "'logprobs' must be a boolean (use 'top_logprobs' for alternatives)", "invalid_type");

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "server/media_parts.h"
 #include "runtime/json_constraint.h"
 #include "runtime/sampler.h"
 
@@ -110,6 +111,7 @@ struct ChatRequest : GenerationOptions {
   std::string reasoning_effort;   // as given ("" when absent)
   std::string service_tier;       // "" when absent, else "auto" or "default"
   Json template_kwargs = Json::object();  // other chat_template_kwargs
+  std::vector<MediaRef> media;    // image_url / input_audio parts of user messages, in order
 };
 
 struct CompletionRequest : GenerationOptions {

@@ -80,7 +80,8 @@ Scheduler::Scheduler(const Model& model, std::shared_ptr<const Tokenizer> tokeni
   check(opt_.prefill_chunk >= 1, "the prefill chunk must be at least 1 token");
   check(opt_.checkpoints >= 0 && opt_.checkpoints <= 64, "--ctx-checkpoints must be between 0 and 64");
   vocab_ = model_.config().vocab_size;
-  const int chunk = int(std::min<int64_t>(opt_.prefill_chunk, opt_.ctx));
+  // Room for a whole bidirectional image block in one pass (26B/31B with a vision tower).
+  const int chunk = int(std::min<int64_t>(media_chunk_size(model_, opt_.prefill_chunk), opt_.ctx));
   for (int i = 0; i < opt_.parallel; ++i) {
     slots_.push_back(std::make_unique<Slot>(model_.new_cache(opt_.ctx, chunk, opt_.kv_type, opt_.checkpoints)));
   }
@@ -258,7 +259,8 @@ void Scheduler::admit() {
     for (auto& d : dropped) finish(*d, "cancelled");
     if (!seq) return;
     // The free slot sharing the longest prefix; else the least recently used one.
-    const std::vector<int32_t>& p = seq->req.prompt;
+    // Slots remember keys: content-derived ids in place of media placeholders.
+    const std::vector<int32_t>& p = seq->req.media ? seq->req.media->cache_key : seq->req.prompt;
     Slot* best = nullptr;
     size_t best_len = 0;
     for (auto& sl : slots_) {
@@ -471,10 +473,22 @@ bool Scheduler::step() {
     size_t left = s.req.prompt.size() - s.n_fed;
     int n = int(std::min<size_t>({left, size_t(budget), size_t(s.slot->seq.cache().max_chunk())}));
     if (n <= 0) continue;
+    const MediaPrompt* media = s.req.media.get();
+    if (media) {  // a bidirectional image block goes whole into one pass (it may exceed the step's budget)
+      n = int(media->chunk_end(s.n_fed, s.n_fed + size_t(n)) - s.n_fed);
+      if (n > s.slot->seq.cache().max_chunk()) {
+        finish(s, "error", "an image block of " + std::to_string(n) + " tokens exceeds the KV cache's chunk size");
+        continue;
+      }
+    }
     BatchItem it;
     it.cache = &s.slot->seq.cache();
     it.ids = s.req.prompt.data() + s.n_fed;
     it.n_tokens = n;
+    if (media) {
+      it.embed_rows = media->rows.data() + s.n_fed;
+      if (media->has_blocks) it.block_end = media->block_end.data() + s.n_fed;
+    }
     const bool last = s.n_fed + size_t(n) == s.req.prompt.size();
     if (last) {
       if (s.logits.size() != size_t(vocab_)) s.logits.resize(size_t(vocab_));
@@ -522,7 +536,9 @@ bool Scheduler::step() {
   for (size_t i = 0; i < batch.size(); ++i) {
     if (failed[i]) continue;
     Seq& s = *owners[i];
-    s.slot->seq.appended(batch[i].ids, size_t(fed[i]));
+    // Prefill chunks of media prompts record their keys (a decode token is its own key).
+    const bool media_prefill = s.pending < 0 && s.req.media;
+    s.slot->seq.appended(media_prefill ? s.req.media->cache_key.data() + s.n_fed : batch[i].ids, size_t(fed[i]));
     if (s.pending >= 0 && batch[i].n_tokens > 1) {  // drafts to verify
       generated += verify(s, batch[i]);
       continue;

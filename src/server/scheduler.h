@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "runtime/media_input.h"
 #include "runtime/chat.h"
 #include "runtime/sampler.h"
 #include "runtime/speculative.h"
@@ -64,6 +65,9 @@ struct SeqRequest {
   // before any sampling transform) and this many most likely alternatives. End-of-generation tokens are
   // not reported.
   int logprobs = -1;
+  // Media (images, audio) in the prompt: its soft tokens, and the prefix-cache key (content-derived ids
+  // in place of placeholders). Null for text prompts.
+  std::shared_ptr<const MediaPrompt> media;
 };
 
 struct TokenLogprobs {

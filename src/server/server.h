@@ -22,6 +22,7 @@
 #include "server/constraints.h"
 #include "server/http_server.h"
 #include "server/openai_api.h"
+#include "server/media_parts.h"
 #include "server/scheduler.h"
 
 namespace g4::server {
@@ -41,6 +42,7 @@ struct ServerOptions {
   // ("https://app.example") answers preflight requests and adds Access-Control-Allow-Origin.
   std::string cors_origin;
   bool webui = true;  // serve the chat page at "/"
+  ServerMediaOptions media;         // image/audio content parts: sources, limits, image token budget
 };
 
 class ApiServer {

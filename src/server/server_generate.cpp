@@ -233,9 +233,19 @@ SeqRequest ApiServer::chat_request(ChatRequest& cr) const {
   } catch (const Error& e) {
     throw ApiError(400, std::string("cannot format the messages with the chat template: ") + e.what(), "messages");
   }
-  if (int64_t(prompt.size()) >= opt_.scheduler.ctx) context_exceeded(int64_t(prompt.size()), "messages", false);
-
   SeqRequest sr;
+  if (!cr.media.empty()) {
+    // Soft tokens replace the template's placeholders; the slot cache keys them by content.
+    auto mp = std::make_shared<MediaPrompt>();
+    try {
+      *mp = expand_media(*model_, prompt, resolve_media(*model_, cr.media, opt_.media));
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "messages", "invalid_media");
+    }
+    prompt = mp->ids;
+    sr.media = std::move(mp);
+  }
+  if (int64_t(prompt.size()) >= opt_.scheduler.ctx) context_exceeded(int64_t(prompt.size()), "messages", false);
   sr.prompt = std::move(prompt);
   sr.sampling = cr.sampling;
   sr.stop.eog_ids = eog_ids();

@@ -820,4 +820,25 @@ TEST_F(ServerTest, HugePromptRefusedBeforeTokenizing) {
   EXPECT_EQ(post(port(), "/v1/chat/completions", chat_body("Hi", 1)).status, 200);
 }
 
+// Image and audio parts: the demo model is text only, so a well-formed image is refused naming the
+// reason; malformed parts, remote URLs and file:// without --media-dir are refused before that.
+TEST_F(ServerTest, MediaPartsAreParsedAndRefusedClearly) {
+  auto body = [](const Json& part) {
+    return Json{{"model", "demo"}, {"max_tokens", 1}, {"messages", {{{"role", "user"}, {"content", {part, {{"type", "text"}, {"text", "What is this?"}}}}}}}};
+  };
+  auto expect400 = [&](const Json& part, const std::string& needle) {
+    Reply r = post(port(), "/v1/chat/completions", body(part));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(needle), std::string::npos) << "expected '" << needle << "' in " << r.body;
+  };
+  expect400({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}, "no media towers");
+  expect400({{"type", "image_url"}, {"image_url", {{"url", "https://example.com/cat.png"}}}}, "no media towers");
+  expect400({{"type", "input_audio"}, {"input_audio", {{"data", "UklGRg=="}, {"format", "wav"}}}}, "no media towers");
+  expect400({{"type", "image_url"}, {"image_url", 7}}, "messages[0].content[0].image_url");
+  expect400({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AA=="}, {"detail", "high"}}}}, "detail");
+  expect400({{"type", "input_audio"}, {"input_audio", {{"data", "AA=="}, {"format", "flac"}}}}, "'wav' or 'mp3'");
+  expect400({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AA=="}}}, {"extra", 1}}, "extra");
+  EXPECT_EQ(post(port(), "/v1/chat/completions", chat_body("Hi", 1)).status, 200);
+}
+
 }  // namespace

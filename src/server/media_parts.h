@@ -1,0 +1,42 @@
+#pragma once
+// Media content parts of chat requests (OpenAI `image_url` and `input_audio`): parsed into the chat
+// template's placeholders ({"type": "image"} / {"type": "audio"}) and references to their bytes, then
+// resolved to soft tokens through the model's towers when the request is formatted.
+//
+// Sources: base64 `data:` URLs; `file://` paths only inside the folder the operator allows with
+// --media-dir (checked after resolving links); remote URLs are refused (nothing here fetches).
+// Limits: bytes per item and per request (413), pixels per image, items per request (400).
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "runtime/media_input.h"
+
+namespace g4::server {
+
+struct MediaRef {
+  MediaKind kind = MediaKind::Image;
+  std::string url;      // image_url.url, or the audio data
+  std::string format;   // input_audio.format ("wav", "mp3")
+  std::string where;    // "messages[1].content[0]", for errors
+};
+
+struct ServerMediaOptions {
+  std::string media_dir;             // empty: file:// URLs refused
+  MediaLimits limits;
+  size_t max_request_bytes = 64u << 20;
+  int image_tokens = 0;              // 0: the default budget
+};
+
+// An image_url / input_audio part at `where`: records it in `refs` and returns the template's part.
+// Throws ApiError (400) naming the field for a malformed part.
+Json parse_media_part(const Json& part, const std::string& where, std::vector<MediaRef>& refs);
+
+// Bytes of every reference, then soft tokens. Throws ApiError: 400 (bad URL, refused source, decoding or
+// tower errors, a model without the tower), 413 (too many bytes).
+MediaList resolve_media(const Model& model, const std::vector<MediaRef>& refs, const ServerMediaOptions& options);
+
+// Base64 (standard alphabet, padding optional, no whitespace); throws g4::Error on a bad character.
+std::string base64_decode(const std::string& in);
+
+}  // namespace g4::server
