@@ -39,6 +39,10 @@ class HfWeightSource : public WeightSource {
     if (prefix.empty())
       throw Error("no text-decoder embedding ('model.embed_tokens.weight' or 'model.language_model.embed_tokens.weight') in " + dir_ +
                   ": is this a Gemma checkpoint?");
+    index(prefix);
+  }
+
+  void index(const std::string& prefix) {
     for (const auto& [name, t] : all_) {
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
       std::string key = name.substr(prefix.size());
@@ -69,7 +73,9 @@ class HfWeightSource : public WeightSource {
 
 }  // namespace
 
-std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) {
+namespace {
+
+std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir) {
   auto src = std::make_unique<HfWeightSource>(dir);
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
@@ -94,7 +100,20 @@ std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) {
   } else {
     throw Error("no model.safetensors or model.safetensors.index.json in " + dir);
   }
+  return src;
+}
+
+}  // namespace
+
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) {
+  auto src = open_hf_files(dir);
   src->index();
+  return src;
+}
+
+std::unique_ptr<WeightSource> open_hf_tensors(const std::string& dir, const std::string& prefix) {
+  auto src = open_hf_files(dir);
+  src->index(prefix);
   return src;
 }
 
