@@ -266,6 +266,23 @@ void Model::feed_forward(int layer, float* h, int64_t T, const ActivationSink* s
   ops::add(h, f.data(), T * H);
 }
 
+// Soft tokens overwrite their placeholders' embedding rows, and the placeholders' ids become pad for the
+// per-layer-input lookup (Gemma4Model.forward: placeholder ids -> pad, then masked_scatter).
+static void merge_soft_tokens(const std::vector<BatchItem>& batch, const ModelConfig& c, std::vector<int32_t>& ids, float* h) {
+  const int64_t H = c.hidden_size;
+  int64_t base = 0;
+  for (const BatchItem& item : batch) {
+    if (item.soft)
+      for (size_t i = 0; i < item.soft->positions.size(); ++i) {
+        const int32_t p = item.soft->positions[i];
+        if (p < 0 || p >= item.n_tokens) throw Error("forward: soft token position " + std::to_string(p) + " is outside the item");
+        std::copy_n(item.soft->rows + int64_t(i) * H, H, h + (base + p) * H);
+        ids[size_t(base + p)] = c.pad_id;
+      }
+    base += item.n_tokens;
+  }
+}
+
 void Model::forward(std::vector<BatchItem>& batch) const {
   const ModelConfig& c = config_;
   const int64_t T = total_tokens(batch), H = c.hidden_size, V = c.vocab_size, L = c.n_layers, P = c.ple_dim;
@@ -295,6 +312,7 @@ void Model::forward(std::vector<BatchItem>& batch) const {
     dequantize_row(weights_.embed, ids[size_t(t)], h.data() + t * H);
     ops::scale(h.data() + t * H, emb_scale, H);
   }
+  merge_soft_tokens(batch, c, ids, h.data());
   if (sink) (*sink)("embed", h.data(), {T, H});
 
   // Per-layer inputs: token-identity rows plus a projection of the scaled embedding.
@@ -427,6 +445,35 @@ std::vector<float> Model::prefill(KVCache& cache, const std::vector<int32_t>& id
     batch[0].all_logits = all_logits;
     batch[0].logits = &chunk_logits;
     batch[0].sink = sink;
+    forward(batch);
+    if (all_logits) out.insert(out.end(), chunk_logits.begin(), chunk_logits.end());
+    else if (start + size_t(n) == ids.size()) out = chunk_logits;
+  }
+  return out;
+}
+
+std::vector<float> Model::prefill_soft(KVCache& cache, const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                                       const float* rows, bool all_logits) const {
+  for (size_t i = 0; i < positions.size(); ++i)
+    if (positions[i] < 0 || size_t(positions[i]) >= ids.size() || (i > 0 && positions[i] <= positions[i - 1]))
+      throw Error("prefill: soft token positions must be ascending indices into the prompt");
+  std::vector<float> out, chunk_logits;
+  const int chunk = cache.max_chunk();
+  const int64_t H = config_.hidden_size;
+  size_t next = 0;  // first soft token not yet placed
+  for (size_t start = 0; start < ids.size(); start += size_t(chunk)) {
+    const int n = int(std::min(ids.size() - start, size_t(chunk)));
+    SoftTokenRows soft;
+    soft.rows = rows + int64_t(next) * H;
+    for (; next < positions.size() && size_t(positions[next]) < start + size_t(n); ++next)
+      soft.positions.push_back(int32_t(size_t(positions[next]) - start));
+    std::vector<BatchItem> batch(1);
+    batch[0].cache = &cache;
+    batch[0].ids = ids.data() + start;
+    batch[0].n_tokens = n;
+    batch[0].all_logits = all_logits;
+    batch[0].logits = &chunk_logits;
+    batch[0].soft = &soft;
     forward(batch);
     if (all_logits) out.insert(out.end(), chunk_logits.begin(), chunk_logits.end());
     else if (start + size_t(n) == ids.size()) out = chunk_logits;

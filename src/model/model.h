@@ -19,6 +19,13 @@ namespace g4 {
 // "router.<i>.topk_index", "router.<i>.topk_weights"), laid out row-major with the given shape.
 using ActivationSink = std::function<void(const std::string& name, const float* data, const std::vector<int64_t>& shape)>;
 
+// Multimodal soft tokens of one batch item: rows that replace the embeddings of some of its tokens (the
+// image/audio placeholders). Those tokens take the pad token's per-layer inputs, as transformers does.
+struct SoftTokenRows {
+  std::vector<int32_t> positions;  // token indices within the item, ascending
+  const float* rows = nullptr;     // [positions.size(), hidden_size], unscaled encoder outputs
+};
+
 struct BatchItem {
   KVCache* cache = nullptr;
   const int32_t* ids = nullptr;
@@ -27,6 +34,7 @@ struct BatchItem {
   std::vector<float>* logits = nullptr;  // out: [all_logits ? n_tokens : 1, vocab]; may be null
   const ActivationSink* sink = nullptr;  // optional
   std::vector<float>* hidden = nullptr;  // out (optional): final-norm hidden state of the last token [H]
+  const SoftTokenRows* soft = nullptr;   // optional
 };
 
 class Model {
@@ -45,6 +53,11 @@ class Model {
   // (or every token's when all_logits).
   std::vector<float> prefill(KVCache& cache, const std::vector<int32_t>& ids, bool all_logits = false,
                              const ActivationSink* sink = nullptr) const;
+
+  // prefill() with soft tokens: rows[i] (hidden_size values each) replaces the embedding of ids[positions[i]]
+  // (positions ascending). Throws g4::Error for a position out of range.
+  std::vector<float> prefill_soft(KVCache& cache, const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                                  const float* rows, bool all_logits = false) const;
 
   // A cache storing keys and values as `types` (f16 by default; KVType::F32 for exact comparisons with
   // reference activations: attention then multiplies in f32 too), keeping `checkpoints` sliding-window

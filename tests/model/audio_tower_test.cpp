@@ -13,6 +13,7 @@
 #include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
 #include "model/audio_tower.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace g4 {
@@ -87,6 +88,79 @@ TEST(AudioTowerTest, PaddedFramesDoNotChangeRealTokensWithIntendedMask) {
   ASSERT_GT(unmasked.n, plain.n);
   std::vector<float> head(unmasked.data.begin(), unmasked.data.begin() + plain.n * plain.dim);
   EXPECT_GT(test::rel_error(head, plain.data), 1e-3);
+}
+
+// The whole multimodal prompt: text embeddings, the reference image soft tokens at the image placeholders
+// (the vision tower is tested on its own) and our audio soft tokens at the audio placeholders; then the
+// prompt logits and the greedy continuation with the KV cache, against transformers.
+TEST(AudioTowerTest, PromptLogitsWithAudioMatchTransformers) {
+  const std::string dir = test::fixture("g4-e2b-mm");
+  AudioReference ref = load_audio_reference(dir);
+  Json cfg = parse_json(read_text_file(dir + "/config.json"), "config.json");
+  const int32_t image_id = cfg["image_token_id"].get<int32_t>(), audio_id = cfg["audio_token_id"].get<int32_t>();
+  std::vector<int32_t> ids;
+  for (int64_t id : tensor_to_i64(*ref.file->find("input_ids"))) ids.push_back(int32_t(id));
+  std::vector<float> image = tensor_to_f32(*ref.file->find("image_soft_tokens"));
+
+  auto tower = AudioTower::load_hf(dir);
+  AudioSoftTokens audio = tower->encode(ref.features.data(), ref.frames, ref.mel, ref.mask.data());
+  auto model = load_model(dir);
+  const int64_t H = model->config().hidden_size;
+  ASSERT_EQ(audio.dim, H);
+  std::vector<int32_t> positions;
+  std::vector<float> rows;
+  int64_t n_image = 0, n_audio = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const float* row = nullptr;
+    if (ids[t] == image_id) row = image.data() + (n_image++) * H;
+    else if (ids[t] == audio_id) row = audio.data.data() + (n_audio++) * H;
+    else continue;
+    positions.push_back(int32_t(t));
+    rows.insert(rows.end(), row, row + H);
+  }
+  ASSERT_EQ(n_image * H, int64_t(image.size()));
+  ASSERT_EQ(n_audio, audio.n);
+
+  const size_t V = size_t(model->config().vocab_size);
+  std::vector<int64_t> want_ids = tensor_to_i64(*ref.file->find("generated_ids"));
+  std::vector<float> want_logits = tensor_to_f32(*ref.file->find("generated_logits"));
+  const size_t n_gen = want_ids.size();
+  auto cache = model->new_cache(int64_t(ids.size() + n_gen), 512, KVType::F32);
+  std::vector<float> logits = model->prefill_soft(*cache, ids, positions, rows.data(), true);
+  const double e = test::rel_error(logits, tensor_to_f32(*ref.file->find("logits")));
+  std::printf("[g4-e2b-mm] prompt logits with audio rel error %.3g over %zu tokens\n", e, ids.size());
+  EXPECT_LE(e, kTolerance);
+
+  std::vector<float> last(logits.end() - int64_t(V), logits.end());
+  double worst = 0;
+  for (size_t k = 0; k < n_gen; ++k) {
+    worst = std::max(worst, test::rel_error(last.data(), want_logits.data() + k * V, V));
+    const int32_t next = test::argmax(last.data(), V);
+    ASSERT_EQ(next, int32_t(want_ids[k])) << "greedy token " << k;
+    last = model->prefill(*cache, {next});
+  }
+  std::printf("[g4-e2b-mm] generated logits worst rel error %.3g\n", worst);
+  EXPECT_LE(worst, kTolerance);
+}
+
+// Chunked prefill places each soft token in the chunk that holds its position.
+TEST(AudioTowerTest, SoftTokensSurviveChunkedPrefill) {
+  const std::string dir = test::fixture("g4-e2b-mm");
+  AudioReference ref = load_audio_reference(dir);
+  std::vector<int32_t> ids;
+  for (int64_t id : tensor_to_i64(*ref.file->find("input_ids"))) ids.push_back(int32_t(id));
+  auto model = load_model(dir);
+  const int64_t H = model->config().hidden_size;
+  std::vector<int32_t> positions = {3, 10, 11, 40, 94};
+  std::vector<float> rows(positions.size() * size_t(H));
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(int(i % 13) - 6) * 0.25f;
+  auto one = model->new_cache(128, 512, KVType::F32);
+  std::vector<float> whole = model->prefill_soft(*one, ids, positions, rows.data(), true);
+  auto plain = model->new_cache(128, 512, KVType::F32);
+  EXPECT_GT(test::rel_error(model->prefill(*plain, ids, true), whole), 1e-3) << "soft tokens changed nothing";
+  auto chunked = model->new_cache(128, 7, KVType::F32);
+  EXPECT_LE(test::rel_error(model->prefill_soft(*chunked, ids, positions, rows.data(), true), whole), 5e-5);
+  EXPECT_THROW(model->prefill_soft(*chunked, ids, {95}, rows.data()), Error);
 }
 
 // Names as llama.cpp's converter (conversion/gemma.py + gguf-py's tensor map) produces them for this
