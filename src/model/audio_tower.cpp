@@ -80,6 +80,37 @@ AudioTower::AudioTower(AudioConfig config, std::shared_ptr<WeightSource> source,
   }
 }
 
+namespace {
+
+// Calls mat(weight) for every matrix and vec(n_values) for every f32 array the tower holds.
+template <class M, class V>
+void visit_tensors(const AudioWeights& w, M mat, V vec) {
+  for (const std::vector<float>* v : {&w.conv0, &w.norm0, &w.conv1_packed, &w.norm1, &w.output_bias}) vec(v->size());
+  for (const Weight* m : {&w.input_proj, &w.output_proj, &w.embed_proj}) mat(*m);
+  for (const AudioLayerWeights& l : w.layers) {
+    for (const ClippedLinear* c : {&l.ff1.up, &l.ff1.down, &l.ff2.up, &l.ff2.down, &l.q, &l.k, &l.v, &l.post, &l.conv_start, &l.conv_end})
+      mat(c->w);
+    mat(l.rel_k);
+    for (const std::vector<float>* v : {&l.ff1.pre_norm, &l.ff1.post_norm, &l.ff2.pre_norm, &l.ff2.post_norm, &l.norm_pre_attn,
+                                        &l.norm_post_attn, &l.norm_out, &l.dim_scale, &l.conv_pre_norm, &l.conv_norm, &l.depthwise})
+      vec(v->size());
+  }
+}
+
+}  // namespace
+
+int64_t AudioTower::parameter_count() const {
+  int64_t n = 0;
+  visit_tensors(weights_, [&](const Weight& m) { n += m.rows * m.cols; }, [&](size_t k) { n += int64_t(k); });
+  return n;
+}
+
+size_t AudioTower::weight_bytes() const {
+  size_t n = 0;  // conv1_packed is a repacked copy of the stored kernel: counted once, as f32
+  visit_tensors(weights_, [&](const Weight& m) { n += m.bytes(); }, [&](size_t k) { n += k * 4; });
+  return n;
+}
+
 void AudioTower::subsample(const float* features, int64_t T0, const uint8_t* mask0, std::vector<float>& h,
                            std::vector<uint8_t>& mask2) const {
   const AudioConfig& c = config_;

@@ -106,7 +106,13 @@ inline float audio_softplus(float x) { return x > 20.0f ? x : std::log1p(std::ex
 std::string audio_gguf_name(const std::string& hf_name);
 std::string audio_hf_name(const std::string& gguf_name);
 
+class GgufFile;
 class GgufWriter;
+// An mmproj GGUF's audio tensors under the names bind_audio_weights asks for (softplus'd per_dim_scale:
+// bind with per_dim_scale_softplus), and the tower's configuration from its metadata and shapes. Throw
+// g4::Error naming the file when it is not a Gemma 4 audio projector.
+std::unique_ptr<WeightSource> open_mmproj_audio_weights(std::shared_ptr<const GgufFile> file);
+AudioConfig audio_config_from_mmproj(const GgufFile& file, const WeightSource& audio_source);
 // Adds the tower's metadata (clip.has_audio_encoder, clip.audio.*) and tensors from `source` (Hugging Face
 // names) to `w` in llama.cpp's mmproj layout. The caller sets general.architecture = "clip" and the rest of
 // the file (the vision projector, if any).
@@ -139,6 +145,10 @@ class AudioTower {
 
   const AudioConfig& config() const { return config_; }
   const AudioWeights& weights() const { return weights_; }
+  // For memory plans and `info` (the media towers' common interface on the towers branch).
+  std::string kind() const { return "audio"; }
+  int64_t parameter_count() const;
+  size_t weight_bytes() const;
 
   // features: [frames, mel] row-major log-mel values; mask: [frames], nonzero = a real frame (nullptr: all
   // real). Returns the soft tokens of the real frames. Throws g4::Error when mel differs from the tower's.

@@ -144,7 +144,7 @@ namespace {
 // An mmproj GGUF's audio tensors under their Hugging Face names and shapes.
 class GgufAudioSource : public WeightSource {
  public:
-  explicit GgufAudioSource(std::unique_ptr<GgufFile> f) : file_(std::move(f)) {
+  explicit GgufAudioSource(std::shared_ptr<const GgufFile> f) : file_(std::move(f)) {
     for (const GgufTensor& t : file_->tensors()) {
       const std::string hf = audio_hf_name(t.name);
       if (hf.empty()) continue;
@@ -173,10 +173,9 @@ class GgufAudioSource : public WeightSource {
     return it == tensors_.end() ? nullptr : &it->second;
   }
   std::string describe() const override { return "'" + file_->path() + "'"; }
-  const GgufFile& file() const { return *file_; }
 
  private:
-  std::unique_ptr<GgufFile> file_;
+  std::shared_ptr<const GgufFile> file_;
   std::map<std::string, SourceTensor> tensors_;
   std::map<std::string, const GgufTensor*> unsupported_;
 };
@@ -185,36 +184,53 @@ int64_t dim_of(const WeightSource& s, const std::string& hf, size_t axis, const 
   const SourceTensor* t = s.find(hf);
   if (!t || t->shape.size() <= axis)
     throw Error("'" + path + "' lacks the audio tensor '" + audio_gguf_name(hf) + "' (or it has too few dimensions)");
+  if (t->shape[axis] < 1 || t->shape[axis] > (int64_t(1) << 20))
+    throw Error("'" + path + "': audio tensor '" + t->name + "' has an implausible dimension " + std::to_string(t->shape[axis]));
   return t->shape[axis];
 }
 
 }  // namespace
 
-std::unique_ptr<AudioTower> AudioTower::load_gguf(const std::string& path) {
-  auto file = GgufFile::open(path, default_load_mode());
-  const std::string arch = file->get_string("general.architecture", "");
+std::unique_ptr<WeightSource> open_mmproj_audio_weights(std::shared_ptr<const GgufFile> file) {
+  return std::make_unique<GgufAudioSource>(std::move(file));
+}
+
+AudioConfig audio_config_from_mmproj(const GgufFile& file, const WeightSource& source) {
+  const std::string& path = file.path();
+  const std::string arch = file.get_string("general.architecture", "");
   if (arch != "clip")
     throw Error("'" + path + "' is not a llama.cpp projector (mmproj) file: its architecture is '" + arch + "', expected 'clip'");
-  if (!file->get_bool("clip.has_audio_encoder", false))
+  if (!file.get_bool("clip.has_audio_encoder", false))
     throw Error("'" + path + "' has no audio encoder (clip.has_audio_encoder is not set): this model takes no audio");
-  const std::string type = file->get_string("clip.audio.projector_type", file->get_string("clip.projector_type", ""));
+  const std::string type = file.get_string("clip.audio.projector_type", file.get_string("clip.projector_type", ""));
   if (type != "gemma4a")
     throw Error("'" + path + "' holds a '" + type + "' audio projector; only Gemma 4's ('gemma4a') is supported");
   AudioConfig c;  // transformers' defaults for what the file does not record
-  c.hidden_size = int(file->get_u32("clip.audio.embedding_length"));
-  c.n_layers = int(file->get_u32("clip.audio.block_count"));
-  c.n_heads = int(file->get_u32("clip.audio.attention.head_count"));
-  if (c.hidden_size <= 0 || c.n_heads <= 0 || c.hidden_size % c.n_heads != 0 || c.n_layers <= 0 || c.n_layers > 1024)
-    throw Error("'" + path + "': inconsistent audio geometry (embedding_length " + std::to_string(c.hidden_size) + ", head_count " +
-                std::to_string(c.n_heads) + ", block_count " + std::to_string(c.n_layers) + ")");
-  auto source = std::make_shared<GgufAudioSource>(std::move(file));
+  c.hidden_size = int(file.get_u32("clip.audio.embedding_length"));
+  c.n_layers = int(file.get_u32("clip.audio.block_count"));
+  c.n_heads = int(file.get_u32("clip.audio.attention.head_count"));
   const std::string sp = "audio_tower.subsample_conv_projection.";
-  c.sub_channels0 = int(dim_of(*source, sp + "layer0.conv.weight", 0, path));
-  c.sub_channels1 = int(dim_of(*source, sp + "layer1.conv.weight", 0, path));
-  c.conv_kernel = int(dim_of(*source, "audio_tower.layers.0.lconv1d.depthwise_conv1d.weight", 2, path));
-  c.output_dims = int(dim_of(*source, "audio_tower.output_proj.weight", 0, path));
-  c.text_hidden_size = int(dim_of(*source, "embed_audio.embedding_projection.weight", 0, path));
-  c.clipped_linears = source->find("audio_tower.layers.0.self_attn.q_proj.input_min") != nullptr;
+  c.sub_channels0 = int(dim_of(source, sp + "layer0.conv.weight", 0, path));
+  c.sub_channels1 = int(dim_of(source, sp + "layer1.conv.weight", 0, path));
+  c.conv_kernel = int(dim_of(source, "audio_tower.layers.0.lconv1d.depthwise_conv1d.weight", 2, path));
+  c.output_dims = int(dim_of(source, "audio_tower.output_proj.weight", 0, path));
+  c.text_hidden_size = int(dim_of(source, "embed_audio.embedding_projection.weight", 0, path));
+  c.clipped_linears = source.find("audio_tower.layers.0.self_attn.q_proj.input_min") != nullptr;
+  // Sizes come from an untrusted file: bound them before anything is allocated by them.
+  auto in_range = [](int v, int hi) { return v >= 1 && v <= hi; };
+  if (!in_range(c.hidden_size, 1 << 16) || !in_range(c.n_heads, 1 << 10) || c.hidden_size % c.n_heads != 0 ||
+      !in_range(c.n_layers, 1024) || !in_range(c.sub_channels0, 1 << 12) || !in_range(c.sub_channels1, 1 << 12) ||
+      !in_range(c.conv_kernel, 1 << 10) || !in_range(c.output_dims, 1 << 16) || !in_range(c.text_hidden_size, 1 << 16))
+    throw Error("'" + path + "': inconsistent audio tower geometry (embedding_length " + std::to_string(c.hidden_size) +
+                ", head_count " + std::to_string(c.n_heads) + ", block_count " + std::to_string(c.n_layers) + ", channels " +
+                std::to_string(c.sub_channels0) + "/" + std::to_string(c.sub_channels1) + ", kernel " + std::to_string(c.conv_kernel) + ")");
+  return c;
+}
+
+std::unique_ptr<AudioTower> AudioTower::load_gguf(const std::string& path) {
+  std::shared_ptr<const GgufFile> file = GgufFile::open(path, default_load_mode());
+  std::shared_ptr<WeightSource> source = open_mmproj_audio_weights(file);
+  AudioConfig c = audio_config_from_mmproj(*file, *source);
   return std::make_unique<AudioTower>(c, std::move(source), /*per_dim_scale_softplus=*/true);
 }
 

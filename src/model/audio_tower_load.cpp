@@ -29,35 +29,28 @@ float read_float(const Json& j, const char* key, float fallback, const std::stri
   return float(j[key].get<double>());
 }
 
-// Tensor lookup with shape checks, in the manner of the text decoder's binder.
+// Tensor lookup with shape checks. The same interface as the media towers' TowerBinder
+// (model/multimodal.h on the towers branch), which it is meant to become when the two meet.
 class AudioBinder {
  public:
   explicit AudioBinder(const WeightSource& s) : source_(s) {}
 
-  const SourceTensor& tensor(const std::string& name, const std::vector<int64_t>& shape) const {
-    const SourceTensor* t = source_.find_shaped(name, shape);
-    if (!t) throw Error("missing audio tensor '" + name + "' in " + source_.describe());
-    if (t->shape != shape)
-      throw Error("tensor '" + t->name + "' in '" + t->file + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(shape) +
-                  " from the audio configuration");
-    return *t;
-  }
-
   Weight matrix(const std::string& name, int64_t rows, int64_t cols) const {
     return as_weight(tensor(name, {rows, cols}), rows, cols);
   }
+  std::vector<float> vector(const std::string& name, int64_t n) const { return values(name, {n}); }
 
-  // Any tensor of `shape` as f32 values (small vectors, convolution kernels).
+  // Any tensor of `shape` as f32 values (convolution kernels).
   std::vector<float> values(const std::string& name, const std::vector<int64_t>& shape) const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     Weight w = as_weight(tensor(name, shape), 1, n);
-    std::vector<float> out(size_t(n), 0.0f);
+    std::vector<float> out(static_cast<size_t>(n), 0.0f);
     dequantize_row(w, 0, out.data());
     return out;
   }
 
-  // A scalar buffer (clipping bounds are 0-d tensors; a GGUF may store them as [1]).
+  // A scalar buffer (clipping bounds are 0-d tensors; a GGUF stores them as [1]).
   float scalar(const std::string& name) const {
     const SourceTensor* t = source_.find_shaped(name, {});
     if (!t) throw Error("missing audio tensor '" + name + "' in " + source_.describe());
@@ -69,19 +62,19 @@ class AudioBinder {
     return v;
   }
 
-  ClippedLinear clipped(const std::string& name, int64_t rows, int64_t cols, bool clip) const {
-    ClippedLinear l;
-    l.w = matrix(name + ".linear.weight", rows, cols);
-    if (clip) {
-      l.in_min = scalar(name + ".input_min");
-      l.in_max = scalar(name + ".input_max");
-      l.out_min = scalar(name + ".output_min");
-      l.out_max = scalar(name + ".output_max");
-    }
-    return l;
-  }
+  bool has(const std::string& name) const { return source_.find(name) != nullptr; }
+  const WeightSource& source() const { return source_; }
 
  private:
+  const SourceTensor& tensor(const std::string& name, const std::vector<int64_t>& shape) const {
+    const SourceTensor* t = source_.find_shaped(name, shape);
+    if (!t) throw Error("missing audio tensor '" + name + "' in " + source_.describe());
+    if (t->shape != shape)
+      throw Error("tensor '" + t->name + "' in '" + t->file + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(shape) +
+                  " from the audio configuration");
+    return *t;
+  }
+
   static Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) {
     Weight w;
     w.data = t.data;
@@ -98,12 +91,24 @@ class AudioBinder {
   const WeightSource& source_;
 };
 
+ClippedLinear bind_clipped(const AudioBinder& b, const std::string& name, int64_t rows, int64_t cols, bool clip) {
+  ClippedLinear l;
+  l.w = b.matrix(name + ".linear.weight", rows, cols);
+  if (clip) {
+    l.in_min = b.scalar(name + ".input_min");
+    l.in_max = b.scalar(name + ".input_max");
+    l.out_min = b.scalar(name + ".output_min");
+    l.out_max = b.scalar(name + ".output_max");
+  }
+  return l;
+}
+
 AudioFeedForward bind_ff(const AudioBinder& b, const std::string& p, int64_t H, bool clip) {
   AudioFeedForward f;
-  f.pre_norm = b.values(p + ".pre_layer_norm.weight", {H});
-  f.post_norm = b.values(p + ".post_layer_norm.weight", {H});
-  f.up = b.clipped(p + ".ffw_layer_1", 4 * H, H, clip);
-  f.down = b.clipped(p + ".ffw_layer_2", H, 4 * H, clip);
+  f.pre_norm = b.vector(p + ".pre_layer_norm.weight", H);
+  f.post_norm = b.vector(p + ".post_layer_norm.weight", H);
+  f.up = bind_clipped(b, p + ".ffw_layer_1", 4 * H, H, clip);
+  f.down = bind_clipped(b, p + ".ffw_layer_2", H, 4 * H, clip);
   return f;
 }
 
@@ -166,7 +171,7 @@ AudioWeights bind_audio_weights(AudioConfig& c, const WeightSource& source, bool
   const std::string sp = "audio_tower.subsample_conv_projection.";
   AudioWeights w;
   w.conv0 = b.values(sp + "layer0.conv.weight", {C0, 1, 3, 3});
-  w.norm0 = b.values(sp + "layer0.norm.weight", {C0});
+  w.norm0 = b.vector(sp + "layer0.norm.weight", C0);
   std::vector<float> conv1 = b.values(sp + "layer1.conv.weight", {C1, C0, 3, 3});
   // Repacked as [C1][kt][kf][c0] so that one im2col row (3x3 neighbourhood, channels innermost) is a dot product.
   w.conv1_packed.resize(size_t(C1 * 9 * C0));
@@ -177,7 +182,7 @@ AudioWeights bind_audio_weights(AudioConfig& c, const WeightSource& source, bool
   w.conv1.type = WType::F32;
   w.conv1.rows = C1;
   w.conv1.cols = 9 * C0;
-  w.norm1 = b.values(sp + "layer1.norm.weight", {C1});
+  w.norm1 = b.vector(sp + "layer1.norm.weight", C1);
 
   // The input projection's width fixes the feature width: C1 channels times the frequency bins left after
   // two stride-2 convolutions.
@@ -195,26 +200,26 @@ AudioWeights bind_audio_weights(AudioConfig& c, const WeightSource& source, bool
     AudioLayerWeights l;
     l.ff1 = bind_ff(b, p + "feed_forward1", H, c.clipped_linears);
     l.ff2 = bind_ff(b, p + "feed_forward2", H, c.clipped_linears);
-    l.norm_pre_attn = b.values(p + "norm_pre_attn.weight", {H});
-    l.norm_post_attn = b.values(p + "norm_post_attn.weight", {H});
-    l.norm_out = b.values(p + "norm_out.weight", {H});
-    l.q = b.clipped(p + "self_attn.q_proj", H, H, c.clipped_linears);
-    l.k = b.clipped(p + "self_attn.k_proj", H, H, c.clipped_linears);
-    l.v = b.clipped(p + "self_attn.v_proj", H, H, c.clipped_linears);
-    l.post = b.clipped(p + "self_attn.post", H, H, c.clipped_linears);
+    l.norm_pre_attn = b.vector(p + "norm_pre_attn.weight", H);
+    l.norm_post_attn = b.vector(p + "norm_post_attn.weight", H);
+    l.norm_out = b.vector(p + "norm_out.weight", H);
+    l.q = bind_clipped(b, p + "self_attn.q_proj", H, H, c.clipped_linears);
+    l.k = bind_clipped(b, p + "self_attn.k_proj", H, H, c.clipped_linears);
+    l.v = bind_clipped(b, p + "self_attn.v_proj", H, H, c.clipped_linears);
+    l.post = bind_clipped(b, p + "self_attn.post", H, H, c.clipped_linears);
     l.rel_k = b.matrix(p + "self_attn.relative_k_proj.weight", H, H);
-    l.dim_scale = b.values(p + "self_attn.per_dim_scale", {c.head_dim()});
+    l.dim_scale = b.vector(p + "self_attn.per_dim_scale", c.head_dim());
     if (!per_dim_scale_softplus)
       for (float& x : l.dim_scale) x = audio_softplus(x);
-    l.conv_pre_norm = b.values(p + "lconv1d.pre_layer_norm.weight", {H});
-    l.conv_norm = b.values(p + "lconv1d.conv_norm.weight", {H});
-    l.conv_start = b.clipped(p + "lconv1d.linear_start", 2 * H, H, c.clipped_linears);
-    l.conv_end = b.clipped(p + "lconv1d.linear_end", H, H, c.clipped_linears);
+    l.conv_pre_norm = b.vector(p + "lconv1d.pre_layer_norm.weight", H);
+    l.conv_norm = b.vector(p + "lconv1d.conv_norm.weight", H);
+    l.conv_start = bind_clipped(b, p + "lconv1d.linear_start", 2 * H, H, c.clipped_linears);
+    l.conv_end = bind_clipped(b, p + "lconv1d.linear_end", H, H, c.clipped_linears);
     l.depthwise = b.values(p + "lconv1d.depthwise_conv1d.weight", {H, 1, K});
     w.layers.push_back(std::move(l));
   }
   w.output_proj = b.matrix("audio_tower.output_proj.weight", c.output_dims, H);
-  w.output_bias = b.values("audio_tower.output_proj.bias", {c.output_dims});
+  w.output_bias = b.vector("audio_tower.output_proj.bias", c.output_dims);
   w.embed_proj = b.matrix("embed_audio.embedding_projection.weight", c.text_hidden_size, c.output_dims);
   return w;
 }
@@ -223,7 +228,7 @@ std::unique_ptr<AudioTower> AudioTower::load_hf(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   if (!file_exists(cfg_path)) throw Error("no config.json in " + dir + ": expected a Hugging Face model folder");
   AudioConfig config = audio_config_from_hf_json(parse_json(read_text_file(cfg_path), cfg_path), cfg_path);
-  std::shared_ptr<WeightSource> source = open_hf_tensors(dir, "model.");
+  std::shared_ptr<WeightSource> source = open_hf_weights_under(dir, "model.");
   return std::make_unique<AudioTower>(config, std::move(source));
 }
 

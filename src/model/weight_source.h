@@ -33,15 +33,17 @@ class WeightSource {
   }
   // Where the weights come from (a folder or file), for error messages.
   virtual std::string describe() const = 0;
+  // The names find() knows, sorted (empty for sources that make tensors on demand).
+  virtual std::vector<std::string> names() const { return {}; }
 };
 
 // A Hugging Face folder: model.safetensors or model.safetensors.index.json shards; text-decoder tensors
 // under "model.language_model." (multimodal wrapper) or "model." (text-only export). Other tensors
 // (vision, audio, lm_head) are ignored. Files are memory-mapped.
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
-// The same folder's tensors whose names start with `prefix`, under their names without it (prefix "model."
-// for the multimodal towers: "audio_tower.layers.0....", "embed_audio....").
-std::unique_ptr<WeightSource> open_hf_tensors(const std::string& dir, const std::string& prefix);
+// Every tensor of a Hugging Face folder whose name starts with `prefix`, named without it (the media
+// towers: prefix "model." gives "vision_tower.…", "embed_vision.…"). Always memory-mapped.
+std::unique_ptr<WeightSource> open_hf_weights_under(const std::string& dir, const std::string& prefix);
 
 // Random weights of whatever shapes are asked for (bf16 or f32), deterministic for a seed: norm
 // weights and scales near 1, matrices with variance 1/fan_in. For demo models and benchmarks.

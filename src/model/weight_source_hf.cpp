@@ -24,14 +24,14 @@ class HfWeightSource : public WeightSource {
  public:
   explicit HfWeightSource(std::string dir) : dir_(std::move(dir)) {}
 
-  void add_file(const std::string& path) {
-    auto f = SafetensorsFile::open(path, default_load_mode());
+  void add_file(const std::string& path, LoadMode mode) {
+    auto f = SafetensorsFile::open(path, mode);
     for (const auto& [name, t] : f->tensors()) all_.emplace(name, &t);
     files_.push_back(std::move(f));
   }
 
   // Picks the text-decoder prefix and builds the stripped-name table.
-  void index() {
+  void index_text() {
     static const char* prefixes[] = {"model.language_model.", "model.text_model.", "language_model.model.", "model."};
     std::string prefix;
     for (const char* p : prefixes)
@@ -42,6 +42,7 @@ class HfWeightSource : public WeightSource {
     index(prefix);
   }
 
+  // Every tensor whose name starts with `prefix`, under its name without it.
   void index(const std::string& prefix) {
     for (const auto& [name, t] : all_) {
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
@@ -63,6 +64,11 @@ class HfWeightSource : public WeightSource {
     return it == tensors_.end() ? nullptr : &it->second;
   }
   std::string describe() const override { return dir_; }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : tensors_) out.push_back(k);
+    return out;
+  }
 
  private:
   std::string dir_;
@@ -75,7 +81,7 @@ class HfWeightSource : public WeightSource {
 
 namespace {
 
-std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir) {
+std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir, LoadMode mode) {
   auto src = std::make_unique<HfWeightSource>(dir);
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
@@ -93,10 +99,10 @@ std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir) {
     }
     for (const auto& s : shards) {
       if (!file_exists(dir + "/" + s)) throw Error(index + " lists shard '" + s + "', which is missing from " + dir);
-      src->add_file(dir + "/" + s);
+      src->add_file(dir + "/" + s, mode);
     }
   } else if (file_exists(single)) {
-    src->add_file(single);
+    src->add_file(single, mode);
   } else {
     throw Error("no model.safetensors or model.safetensors.index.json in " + dir);
   }
@@ -106,13 +112,15 @@ std::unique_ptr<HfWeightSource> open_hf_files(const std::string& dir) {
 }  // namespace
 
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) {
-  auto src = open_hf_files(dir);
-  src->index();
+  auto src = open_hf_files(dir, default_load_mode());
+  src->index_text();
   return src;
 }
 
-std::unique_ptr<WeightSource> open_hf_tensors(const std::string& dir, const std::string& prefix) {
-  auto src = open_hf_files(dir);
+std::unique_ptr<WeightSource> open_hf_weights_under(const std::string& dir, const std::string& prefix) {
+  // Mapped in place whatever the process default: the towers are a small part of the files, and a
+  // second private copy of a checkpoint the text loader may already have read would double its memory.
+  auto src = open_hf_files(dir, LoadMode::Map);
   src->index(prefix);
   return src;
 }

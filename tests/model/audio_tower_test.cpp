@@ -52,6 +52,13 @@ TEST(AudioTowerTest, SoftTokensMatchTransformers) {
   AudioReference ref = load_audio_reference(dir);
   auto tower = AudioTower::load_hf(dir);
   EXPECT_EQ(AudioTower::tokens_for_frames(ref.frames), ref.n);
+  // Every audio tensor of the checkpoint is bound once (each scalar bound is one parameter).
+  int64_t stored = 0;
+  auto weights = SafetensorsFile::open(dir + "/model.safetensors");
+  for (const auto& [name, t] : weights->tensors())
+    if (name.rfind("model.audio_tower.", 0) == 0 || name.rfind("model.embed_audio.", 0) == 0) stored += t.numel();
+  const int64_t bounds = 4 * 10 * tower->config().n_layers;
+  EXPECT_EQ(tower->parameter_count() + bounds, stored);
   AudioSoftTokens got = tower->encode(ref.features.data(), ref.frames, ref.mel, ref.mask.data());
   ASSERT_EQ(got.n, ref.n);
   ASSERT_EQ(got.dim, ref.dim);
@@ -90,6 +97,26 @@ TEST(AudioTowerTest, PaddedFramesDoNotChangeRealTokensWithIntendedMask) {
   EXPECT_GT(test::rel_error(head, plain.data), 1e-3);
 }
 
+// Soft-token rows [count, H] for the placeholders at [offset, offset + count) of a prompt.
+struct Span {
+  int64_t offset, count;
+  const float* rows;
+};
+
+// Model::prefill_soft with spans (the towers branch's Model::prefill(cache, ids, media) takes such spans
+// directly: this adapter is what changes when the two meet).
+std::vector<float> prefill_spans(const Model& model, KVCache& cache, const std::vector<int32_t>& ids, const std::vector<Span>& spans,
+                                 bool all_logits) {
+  const int64_t H = model.config().hidden_size;
+  std::vector<int32_t> positions;
+  std::vector<float> rows;
+  for (const Span& s : spans) {
+    for (int64_t i = 0; i < s.count; ++i) positions.push_back(int32_t(s.offset + i));
+    rows.insert(rows.end(), s.rows, s.rows + s.count * H);
+  }
+  return model.prefill_soft(cache, ids, positions, rows.data(), all_logits);
+}
+
 // The whole multimodal prompt: text embeddings, the reference image soft tokens at the image placeholders
 // (the vision tower is tested on its own) and our audio soft tokens at the audio placeholders; then the
 // prompt logits and the greedy continuation with the KV cache, against transformers.
@@ -107,26 +134,25 @@ TEST(AudioTowerTest, PromptLogitsWithAudioMatchTransformers) {
   auto model = load_model(dir);
   const int64_t H = model->config().hidden_size;
   ASSERT_EQ(audio.dim, H);
-  std::vector<int32_t> positions;
-  std::vector<float> rows;
+  // One span per run of placeholders (an image, a clip), filled in order.
+  std::vector<Span> spans;
   int64_t n_image = 0, n_audio = 0;
-  for (size_t t = 0; t < ids.size(); ++t) {
-    const float* row = nullptr;
-    if (ids[t] == image_id) row = image.data() + (n_image++) * H;
-    else if (ids[t] == audio_id) row = audio.data.data() + (n_audio++) * H;
-    else continue;
-    positions.push_back(int32_t(t));
-    rows.insert(rows.end(), row, row + H);
+  for (size_t t = 0; t < ids.size();) {
+    const int32_t id = ids[t];
+    size_t e = t;
+    while (e < ids.size() && ids[e] == id) ++e;
+    if (id == image_id) spans.push_back({int64_t(t), int64_t(e - t), image.data() + n_image * H}), n_image += int64_t(e - t);
+    if (id == audio_id) spans.push_back({int64_t(t), int64_t(e - t), audio.data.data() + n_audio * H}), n_audio += int64_t(e - t);
+    t = e;
   }
   ASSERT_EQ(n_image * H, int64_t(image.size()));
   ASSERT_EQ(n_audio, audio.n);
-
   const size_t V = size_t(model->config().vocab_size);
   std::vector<int64_t> want_ids = tensor_to_i64(*ref.file->find("generated_ids"));
   std::vector<float> want_logits = tensor_to_f32(*ref.file->find("generated_logits"));
   const size_t n_gen = want_ids.size();
   auto cache = model->new_cache(int64_t(ids.size() + n_gen), 512, KVType::F32);
-  std::vector<float> logits = model->prefill_soft(*cache, ids, positions, rows.data(), true);
+  std::vector<float> logits = prefill_spans(*model, *cache, ids, spans, true);
   const double e = test::rel_error(logits, tensor_to_f32(*ref.file->find("logits")));
   std::printf("[g4-e2b-mm] prompt logits with audio rel error %.3g over %zu tokens\n", e, ids.size());
   EXPECT_LE(e, kTolerance);
@@ -151,16 +177,17 @@ TEST(AudioTowerTest, SoftTokensSurviveChunkedPrefill) {
   for (int64_t id : tensor_to_i64(*ref.file->find("input_ids"))) ids.push_back(int32_t(id));
   auto model = load_model(dir);
   const int64_t H = model->config().hidden_size;
-  std::vector<int32_t> positions = {3, 10, 11, 40, 94};
-  std::vector<float> rows(positions.size() * size_t(H));
+  std::vector<float> rows(5 * size_t(H));
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(int(i % 13) - 6) * 0.25f;
+  const std::vector<Span> spans = {{3, 1, rows.data()}, {10, 2, rows.data() + H}, {40, 1, rows.data() + 3 * H}, {94, 1, rows.data() + 4 * H}};
   auto one = model->new_cache(128, 512, KVType::F32);
-  std::vector<float> whole = model->prefill_soft(*one, ids, positions, rows.data(), true);
+  std::vector<float> whole = prefill_spans(*model, *one, ids, spans, true);
   auto plain = model->new_cache(128, 512, KVType::F32);
   EXPECT_GT(test::rel_error(model->prefill(*plain, ids, true), whole), 1e-3) << "soft tokens changed nothing";
   auto chunked = model->new_cache(128, 7, KVType::F32);
-  EXPECT_LE(test::rel_error(model->prefill_soft(*chunked, ids, positions, rows.data(), true), whole), 5e-5);
-  EXPECT_THROW(model->prefill_soft(*chunked, ids, {95}, rows.data()), Error);
+  EXPECT_LE(test::rel_error(prefill_spans(*model, *chunked, ids, spans, true), whole), 5e-5);
+  auto bad = model->new_cache(128, 7, KVType::F32);
+  EXPECT_THROW(prefill_spans(*model, *bad, ids, {{95, 1, rows.data()}}, false), Error);
 }
 
 // Names as llama.cpp's converter (conversion/gemma.py + gguf-py's tensor map) produces them for this
@@ -219,7 +246,7 @@ TEST(AudioTowerTest, MmprojGgufRoundTripGivesTheSameSoftTokens) {
   const std::string dir = test::fixture("g4-e2b-mm");
   AudioReference ref = load_audio_reference(dir);
   auto hf = AudioTower::load_hf(dir);
-  auto source = open_hf_tensors(dir, "model.");
+  auto source = open_hf_weights_under(dir, "model.");
   GgufWriter w;
   w.set_string("general.architecture", "clip");
   w.set_string("general.type", "mmproj");
