@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -16,20 +17,42 @@ namespace {
 
 ThreadPool& pool() { return ThreadPool::global(); }
 
+// Runs fn(begin, end) over [0, n) shared among the pool's threads when `work` (about the element count)
+// is worth a dispatch.
+void parallel(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn) {
+  if (work < (int64_t(1) << 15) || n < 2) {
+    fn(0, n);
+    return;
+  }
+  pool().parallel_for(size_t(n), [&](size_t b, size_t e) { fn(int64_t(b), int64_t(e)); });
+}
+
 void clamp(float* x, int64_t n, float lo, float hi) {
-  for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], lo), hi);
+  parallel(n, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] = std::min(std::max(x[i], lo), hi);
+  });
 }
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+void silu_all(std::vector<float>& v) {
+  float* x = v.data();
+  parallel(int64_t(v.size()), int64_t(v.size()), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] = silu(x[i]);
+  });
+}
 
 // y = clamp(clamp(x, in) W^T, out): Gemma4ClippableLinear. `scratch` holds the clamped input.
 void clipped_matmul(const ClippedLinear& l, const float* x, int64_t T, float* y, std::vector<float>& scratch) {
   const int64_t in = l.w.cols;
   const bool clip_in = std::isfinite(l.in_min) || std::isfinite(l.in_max);
   if (clip_in) {
-    scratch.assign(x, x + T * in);
-    clamp(scratch.data(), T * in, l.in_min, l.in_max);
-    x = scratch.data();
+    scratch.resize(size_t(T * in));
+    float* out = scratch.data();
+    parallel(T * in, T * in, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = std::min(std::max(x[i], l.in_min), l.in_max);
+    });
+    x = out;
   }
   matmul(l.w, x, size_t(T), y, pool());
   if (std::isfinite(l.out_min) || std::isfinite(l.out_max)) clamp(y, T * l.w.rows, l.out_min, l.out_max);
@@ -184,11 +207,13 @@ void AudioTower::feed_forward(const AudioFeedForward& ff, float* h, int64_t T) c
   clamp(x.data(), T * H, -gc, gc);
   ops::rms_norm_rows(x.data(), ff.pre_norm.data(), T, H, c.rms_norm_eps);
   clipped_matmul(ff.up, x.data(), T, u.data(), scratch);
-  for (float& a : u) a = silu(a);
+  silu_all(u);
   clipped_matmul(ff.down, u.data(), T, d.data(), scratch);
   clamp(d.data(), T * H, -gc, gc);
   ops::rms_norm_rows(d.data(), ff.post_norm.data(), T, H, c.rms_norm_eps);
-  for (int64_t i = 0; i < T * H; ++i) h[i] += d[size_t(i)] * c.residual_weight;
+  parallel(T * H, T * H, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) h[i] += d[size_t(i)] * c.residual_weight;
+  });
 }
 
 void AudioTower::attention(const AudioLayerWeights& lw, const float* x, int64_t T, const std::vector<uint8_t>& mask,
@@ -204,11 +229,13 @@ void AudioTower::attention(const AudioLayerWeights& lw, const float* x, int64_t 
   const float q_scale = float((1.0 / std::sqrt(double(D))) / std::log(2.0));
   const float k_scale = float(std::log(1.0 + std::exp(1.0)) / std::log(2.0));
   const std::vector<float>& dim_scale = lw.dim_scale;
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < H; ++i) {
-      q[size_t(t * H + i)] = q[size_t(t * H + i)] * q_scale * dim_scale[size_t(i % D)];
-      k[size_t(t * H + i)] *= k_scale;
-    }
+  parallel(T, T * H, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t i = 0; i < H; ++i) {
+        q[size_t(t * H + i)] = q[size_t(t * H + i)] * q_scale * dim_scale[size_t(i % D)];
+        k[size_t(t * H + i)] *= k_scale;
+      }
+  });
   std::vector<float> rel(size_t(n_rel * H));
   matmul(lw.rel_k, rel_pos_.data(), size_t(n_rel), rel.data(), pool());
 
@@ -261,24 +288,28 @@ void AudioTower::light_conv(const AudioLayerWeights& lw, float* h, int64_t T) co
   std::vector<float> x(size_t(T * H)), s(size_t(T * 2 * H)), g(size_t(T * H)), y(size_t(T * H)), e(size_t(T * H)), scratch;
   ops::rms_norm_rows(h, lw.conv_pre_norm.data(), T, H, c.rms_norm_eps, x.data());
   clipped_matmul(lw.conv_start, x.data(), T, s.data(), scratch);
-  for (int64_t t = 0; t < T; ++t)  // GLU: first half times the sigmoid of the second
-    for (int64_t i = 0; i < H; ++i) {
-      const float b = s[size_t(t * 2 * H + H + i)];
-      g[size_t(t * H + i)] = s[size_t(t * 2 * H + i)] * (1.0f / (1.0f + std::exp(-b)));
-    }
-  // Causal depthwise convolution: K - 1 zeros of left padding.
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < H; ++i) {
-      float acc = 0;
-      for (int64_t j = 0; j < K; ++j) {
-        const int64_t ti = t - (K - 1) + j;
-        if (ti >= 0) acc += lw.depthwise[size_t(i * K + j)] * g[size_t(ti * H + i)];
+  parallel(T, T * H, [&](int64_t t0, int64_t t1) {  // GLU: first half times the sigmoid of the second
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t i = 0; i < H; ++i) {
+        const float b = s[size_t(t * 2 * H + H + i)];
+        g[size_t(t * H + i)] = s[size_t(t * 2 * H + i)] * (1.0f / (1.0f + std::exp(-b)));
       }
-      y[size_t(t * H + i)] = acc;
-    }
+  });
+  // Causal depthwise convolution: K - 1 zeros of left padding.
+  parallel(T, T * H * K, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t i = 0; i < H; ++i) {
+        float acc = 0;
+        for (int64_t j = 0; j < K; ++j) {
+          const int64_t ti = t - (K - 1) + j;
+          if (ti >= 0) acc += lw.depthwise[size_t(i * K + j)] * g[size_t(ti * H + i)];
+        }
+        y[size_t(t * H + i)] = acc;
+      }
+  });
   clamp(y.data(), T * H, -gc, gc);
   ops::rms_norm_rows(y.data(), lw.conv_norm.data(), T, H, c.rms_norm_eps);
-  for (float& a : y) a = silu(a);
+  silu_all(y);
   clipped_matmul(lw.conv_end, y.data(), T, e.data(), scratch);
   ops::add(h, e.data(), T * H);
 }
