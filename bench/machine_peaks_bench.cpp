@@ -5,8 +5,8 @@
 //   machine_peaks_bench [--threads N]
 //
 // prints one JSON line: {"read_bw": B/s, "int8_ops": op/s, "int8_isa": "...", "vnni_ops": op/s,
-// "amx_int8_ops": op/s}; int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
-// names it; a peak the CPU lacks is 0.
+// "amx_int8_ops": op/s, "f32_flops": flop/s}; int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
+// names it; f32_flops is the AVX-512 f32 FMA peak (2 flops per multiply-add); a peak the CPU lacks is 0.
 // GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
 // The int8 peaks are x86-64 instructions; elsewhere they read 0 and only the bandwidth is measured.
 #include "core/arch.h"
@@ -129,6 +129,33 @@ double int8_peak(int threads) {
   return rates[rates.size() / 2];
 }
 
+// f32 FMA (vfmadd on zmm registers, 12 independent accumulators): the ceiling of f32 matrix products.
+__attribute__((target("avx512f"))) double f32_fma_ops(long iters) {
+  __m512 a[12];
+  __m512 x = _mm512_set1_ps(1.0f), y = _mm512_set1_ps(1e-9f);
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(float(i));
+  for (long k = 0; k < iters; ++k) {
+    #pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    asm volatile("" : "+v"(x));
+  }
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += _mm512_reduce_add_ps(a[i]);
+  g_sink = s;
+  return double(iters) * 12 * 16 * 2;
+}
+
+double f32_peak(int threads) {
+  const long iters = 100000000;
+  std::vector<double> rates;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double dt = run_threads(threads, [&](int) { f32_fma_ops(iters); });
+    rates.push_back(double(iters) * 12 * 16 * 2 * threads / dt);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
 struct alignas(64) TileConfig {
   uint8_t palette_id = 1, start_row = 0;
   uint8_t reserved[14] = {};
@@ -190,9 +217,10 @@ int main(int argc, char** argv) {
   const double vnni_ops = vnni ? int8_peak(threads) : 0.0;
   const double amx = f.amx_tile && f.amx_int8 && g4::amx_enable() ? amx_peak(threads) : 0.0;
   const bool amx_best = amx > vnni_ops;
+  const double f32 = f.has_avx512_vnni_level() ? f32_peak(threads) : 0.0;
   std::printf(
       "{\"threads\": %d, \"read_bw\": %.4g, \"int8_ops\": %.4g, \"int8_isa\": \"%s\", \"vnni_ops\": %.4g, "
-      "\"amx_int8_ops\": %.4g}\n",
-      threads, bw, amx_best ? amx : vnni_ops, amx_best ? "amx-int8" : vnni ? "avx512-vnni" : "none", vnni_ops, amx);
+      "\"amx_int8_ops\": %.4g, \"f32_flops\": %.4g}\n",
+      threads, bw, amx_best ? amx : vnni_ops, amx_best ? "amx-int8" : vnni ? "avx512-vnni" : "none", vnni_ops, amx, f32);
   return 0;
 }
