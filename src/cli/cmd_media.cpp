@@ -10,6 +10,9 @@
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "media/media.h"
+#include "model/audio_tower.h"
+#include "model/model.h"
+#include "runtime/media_input.h"
 
 namespace {
 
@@ -29,7 +32,9 @@ int run_media(int argc, char** argv) {
       .option("image", "FILE", "image file: PNG, JPEG, WebP, GIF (first frame) or BMP")
       .option("audio", "FILE", "audio file: WAV, FLAC, OGG/Vorbis or MP3 (at most 30 s)")
       .option("out", "FILE", "output .safetensors file", true)
-      .option("image-tokens", "N", "soft tokens per image: 70, 140, 280, 560 or 1120 (default: the model's)");
+      .option("image-tokens", "N", "soft tokens per image: 70, 140, 280, 560 or 1120 (default: the model's)")
+      .option("mmproj", "FILE", "llama.cpp projector GGUF with the towers (for a GGUF --model)")
+      .flag("no-soft-tokens", "write the processor's output only (no tower run, no model weights read)");
   if (!args.parse(argc, argv)) return args.exit_code();
   const bool image = args.has("image"), audio = args.has("audio");
   if (image == audio) throw g4::Error("media: give exactly one of --image FILE or --audio FILE");
@@ -38,6 +43,9 @@ int run_media(int argc, char** argv) {
   g4::media::ProcessorConfig cfg = g4::media::load_processor_config(args.get("model"));
   std::vector<g4::TensorToWrite> out;
   std::map<std::string, std::string> meta;
+  // The towers (and the decoder, which carries them) only when soft tokens are asked for.
+  std::unique_ptr<g4::Model> model;
+  if (!args.has("no-soft-tokens")) model = g4::load_model(args.get("model"), args.has("mmproj") ? args.get("mmproj") : "");
   if (image) {
     int budget = 0;
     if (args.has("image-tokens")) {
@@ -51,8 +59,12 @@ int run_media(int argc, char** argv) {
     out.push_back(g4::make_f32_tensor("pixel_values", {1, f.max_patches, f.patch_dim}, f.pixel_values.data()));
     out.push_back(make_i64_tensor("image_position_ids", {1, f.max_patches, 2}, f.position_ids.data()));
     meta["num_soft_tokens"] = std::to_string(f.num_soft_tokens);
-    // TODO(towers): after the merge, run the vision tower + embed_vision on pixel_values/image_position_ids and
-    // add "image_soft_tokens" [num_soft_tokens, H_text] here (the model is loaded from --model).
+    if (model) {
+      std::vector<int32_t> pos(f.position_ids.begin(), f.position_ids.end());
+      auto em = g4::encode_pixels(*model, f.pixel_values.data(), pos.data(), f.max_patches, "image '" + args.get("image") + "'");
+      const int64_t H = em->n_tokens > 0 ? int64_t(em->soft.size()) / em->n_tokens : 0;
+      out.push_back(g4::make_f32_tensor("image_soft_tokens", {em->n_tokens, H}, em->soft.data()));
+    }
     std::fprintf(stderr, "image %dx%d -> %dx%d: %d patches, %d soft tokens\n", img.width, img.height,
                  f.resized_width, f.resized_height, f.patches_w * f.patches_h, f.num_soft_tokens);
   } else {
@@ -62,8 +74,14 @@ int run_media(int argc, char** argv) {
     std::vector<int64_t> mask(f.mask.begin(), f.mask.end());
     out.push_back(make_i64_tensor("input_features_mask", {1, f.frames}, mask.data()));
     meta["num_soft_tokens"] = std::to_string(f.num_soft_tokens);
-    // TODO(towers): after the merge, run the audio tower + embed_audio on input_features/input_features_mask
-    // and add "audio_soft_tokens" [num_soft_tokens, H_text] here (refusing models without an audio tower).
+    if (model) {
+      const g4::MultimodalModel* mm = model->media();
+      if (!mm || !mm->audio)
+        throw g4::Error("media: the model " + args.get("model") + " has no audio tower (Gemma 4 26B and 31B take images, not audio)");
+      const auto& tower = dynamic_cast<const g4::AudioTower&>(*mm->audio);
+      g4::AudioSoftTokens soft = tower.encode(f.input_features.data(), f.frames, f.mel_bins, f.mask.data());
+      out.push_back(g4::make_f32_tensor("audio_soft_tokens", {soft.n, soft.dim}, soft.data.data()));
+    }
     std::fprintf(stderr, "audio %.2f s -> %d frames, %d soft tokens\n",
                  double(clip.samples.size()) / clip.sample_rate, f.frames, f.num_soft_tokens);
   }

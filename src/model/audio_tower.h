@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "model/multimodal.h"
 #include "model/weight_source.h"
 #include "quant/weight.h"
 
@@ -54,12 +55,6 @@ bool hf_config_has_audio(const Json& config);
 AudioConfig audio_config_from_hf_json(const Json& config, const std::string& where);
 
 // A linear layer whose input and output may be clamped (Gemma4ClippableLinear); +-inf bounds clamp nothing.
-struct ClippedLinear {
-  Weight w;
-  float in_min = -std::numeric_limits<float>::infinity(), in_max = std::numeric_limits<float>::infinity();
-  float out_min = -std::numeric_limits<float>::infinity(), out_max = std::numeric_limits<float>::infinity();
-};
-
 struct AudioFeedForward {
   std::vector<float> pre_norm, post_norm;  // [H]
   ClippedLinear up, down;                  // ffw_layer_1 [4H, H], ffw_layer_2 [H, 4H]
@@ -132,7 +127,7 @@ struct AudioSoftTokens {
 // context when there are none. Reference reproduces that; Intended is the mask as meant (sdpa's result).
 enum class AudioMaskMode { Reference, Intended };
 
-class AudioTower {
+class AudioTower : public MediaTower {
  public:
   AudioTower(AudioConfig config, std::shared_ptr<WeightSource> source, bool per_dim_scale_softplus = false);
 
@@ -146,9 +141,9 @@ class AudioTower {
   const AudioConfig& config() const { return config_; }
   const AudioWeights& weights() const { return weights_; }
   // For memory plans and `info` (the media towers' common interface on the towers branch).
-  std::string kind() const { return "audio"; }
-  int64_t parameter_count() const;
-  size_t weight_bytes() const;
+  std::string kind() const override { return "audio"; }
+  int64_t parameter_count() const override;
+  size_t weight_bytes() const override;
 
   // features: [frames, mel] row-major log-mel values; mask: [frames], nonzero = a real frame (nullptr: all
   // real). Returns the soft tokens of the real frames. Throws g4::Error when mel differs from the tower's.

@@ -1,5 +1,7 @@
 #include "model/multimodal.h"
 
+#include "model/audio_tower.h"
+
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "model/mmproj_gguf.h"
@@ -135,8 +137,10 @@ std::unique_ptr<MultimodalModel> load_multimodal_hf(const std::string& dir, cons
     mm->vision = std::make_unique<VisionTower>(vision_config_from_hf(config["vision_config"], text_hidden, where + " (vision_config)"),
                                                *mm->source);
   }
-  // Audio (E2B/E4B): the audio tower is built here from config["audio_config"] and mm->source
-  // (model/audio_tower.h).
+  if (has_audio) {  // E2B/E4B
+    if (mm->tokens.audio < 0) throw Error(where + ": an audio_config needs audio_token_id");
+    mm->audio = AudioTower::load_hf(dir);
+  }
   return mm;
 }
 
@@ -170,7 +174,7 @@ std::unique_ptr<MultimodalModel> load_multimodal_gguf(std::shared_ptr<const Gguf
   mm->tokens.audio_end = id("audio_end");
   mm->source = open_mmproj_weights(f);
   if (has_vision) mm->vision = std::make_unique<VisionTower>(vision_config_from_gguf(*f, text_hidden), *mm->source);
-  // Audio (projector type gemma4a): the audio tower is built here (model/audio_tower.h).
+  if (has_audio) mm->audio = AudioTower::load_gguf(path);  // projector type gemma4a
   return mm;
 }
 

@@ -8,6 +8,7 @@
 // (TowerBinder, the tensor sources); each one has its own file (model/vision_tower.h, …) and its own
 // line in load_towers() (multimodal.cpp).
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ struct MediaTokens {
 };
 
 // A media tower: the common face of the vision and audio towers.
+// A linear layer of the towers, optionally clamping its input and output (Gemma4ClippableLinear; the
+// bounds are +-inf where the checkpoint has none). One definition for both towers.
+struct ClippedLinear {
+  Weight w;
+  bool clip = false;
+  float in_min = -std::numeric_limits<float>::infinity(), in_max = std::numeric_limits<float>::infinity();
+  float out_min = -std::numeric_limits<float>::infinity(), out_max = std::numeric_limits<float>::infinity();
+};
+
 class MediaTower {
  public:
   virtual ~MediaTower() = default;

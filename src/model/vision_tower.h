@@ -50,13 +50,6 @@ VisionConfig vision_config_from_hf(const Json& vision, int text_hidden, const st
 VisionConfig vision_config_from_gguf(const GgufFile& f, int text_hidden);
 
 // A linear layer whose input and output may be clamped (Gemma4ClippableLinear).
-struct ClippedLinear {
-  Weight w;
-  bool clip = false;
-  float in_min = -std::numeric_limits<float>::infinity(), in_max = std::numeric_limits<float>::infinity();
-  float out_min = -std::numeric_limits<float>::infinity(), out_max = std::numeric_limits<float>::infinity();
-};
-
 struct VisionLayerWeights {
   std::vector<float> input_norm, post_attn_norm, pre_ffn_norm, post_ffn_norm;
   std::vector<float> q_norm, k_norm;

@@ -1,11 +1,15 @@
 #include "runtime/media_input.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
+#include "media/media.h"
+#include "model/audio_tower.h"
 #include "model/vision_tower.h"
 
 namespace g4 {
@@ -46,14 +50,10 @@ std::shared_ptr<const EncodedMedia> finish(EncodedMedia m) {
   return std::make_shared<const EncodedMedia>(std::move(m));
 }
 
-// Image decoding and the Gemma 4 image processor come from the media module (src/media), not yet wired
-// in: the coordinator replaces this with
-//   auto img = g4::media::decode_image(bytes, limits);                       // RGB, EXIF-oriented, alpha on white
-//   auto pre = g4::media::preprocess_image(img, processor_config, budget);   // pixel_values, position ids, count
-//   return encode_pixels(model, pre.pixel_values.data(), pre.position_ids.data(), pre.n_patches, what);
-[[noreturn]] void image_decoding_missing(const std::string& what) {
-  throw Error("cannot read " + what + ": image decoding (PNG, JPEG, WebP, GIF, BMP) is not built into this binary yet; "
-              "pass the processor's output as a .safetensors file with 'pixel_values' and 'image_position_ids'");
+// The image processor's and feature extractor's settings: the folder's processor_config.json /
+// preprocessor_config.json, transformers' defaults for a GGUF projector (llama.cpp's files carry none).
+media::ProcessorConfig processor_config(const MultimodalModel& mm) {
+  return is_directory(mm.where) ? media::load_processor_config(mm.where) : media::ProcessorConfig{};
 }
 
 }  // namespace
@@ -76,13 +76,42 @@ std::shared_ptr<const EncodedMedia> encode_pixels(const Model& model, const floa
   return finish(std::move(m));
 }
 
+namespace {
+
+media::DecodeLimits decode_limits(const MediaLimits& limits) {
+  media::DecodeLimits dl;
+  dl.max_bytes = limits.max_bytes;
+  dl.max_pixels = uint64_t(std::max<int64_t>(limits.max_pixels, 1));
+  return dl;
+}
+
+// A decoded picture through the Gemma 4 image processor (budget: --image-tokens, else the processor
+// config's own) and the vision tower.
+std::shared_ptr<const EncodedMedia> encode_decoded(const Model& model, const media::Image& img, const std::string& what,
+                                                   int image_tokens) {
+  const media::ImageFeatures pre =
+      media::preprocess_image(img, processor_config(*model.media()).image, image_tokens == 0 ? 0 : image_token_budget(image_tokens));
+  std::vector<int32_t> pos(pre.position_ids.begin(), pre.position_ids.end());
+  return encode_pixels(model, pre.pixel_values.data(), pos.data(), pre.max_patches, what);
+}
+
+}  // namespace
+
 std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const std::string& path, int image_tokens,
                                                       const MediaLimits& limits) {
   const std::string what = "image '" + path + "'";
   (void)vision_of(model, what);
   const int budget = image_token_budget(image_tokens);
   if (!file_exists(path)) throw Error("cannot read " + what + ": no such file");
-  if (!ends_with(path, ".safetensors")) image_decoding_missing(what);
+  if (!ends_with(path, ".safetensors")) {
+    media::Image img;
+    try {
+      img = media::read_image_file(path, decode_limits(limits));
+    } catch (const Error& e) {
+      throw Error("cannot read " + what + ": " + e.what());
+    }
+    return encode_decoded(model, img, what, image_tokens);
+  }
   auto f = SafetensorsFile::open(path);
   const TensorInfo* pv = f->find("pixel_values");
   const TensorInfo* pp = f->find("image_position_ids");
@@ -114,7 +143,14 @@ std::shared_ptr<const EncodedMedia> encode_image_bytes(const Model& model, const
   (void)image_token_budget(image_tokens);
   if (bytes.size() > limits.max_bytes)
     throw Error(what + " is " + std::to_string(bytes.size()) + " bytes, more than the limit of " + std::to_string(limits.max_bytes));
-  image_decoding_missing(what);
+  media::Image img;
+  try {
+    img = media::decode_image(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                              decode_limits(limits));
+  } catch (const Error& e) {
+    throw Error("cannot read " + what + ": " + e.what());
+  }
+  return encode_decoded(model, img, what, image_tokens);
 }
 
 std::shared_ptr<const EncodedMedia> encode_audio_bytes(const Model& model, const std::string& bytes, const std::string& what,
@@ -124,8 +160,30 @@ std::shared_ptr<const EncodedMedia> encode_audio_bytes(const Model& model, const
     throw Error("cannot use " + what + ": the model " + mm.model_name + " has no audio tower (Gemma 4 26B and 31B take images, not audio)");
   if (bytes.size() > limits.max_bytes)
     throw Error(what + " is " + std::to_string(bytes.size()) + " bytes, more than the limit of " + std::to_string(limits.max_bytes));
-  // The media module's decode_audio + extract_audio_features and the audio tower go here.
-  throw Error("cannot read " + what + ": audio decoding (WAV, FLAC, OGG, MP3) is not built into this binary yet");
+  media::AudioDecodeLimits dl;
+  dl.max_bytes = limits.max_bytes;
+  media::Audio audio;
+  try {
+    audio = media::decode_audio(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), dl);
+  } catch (const Error& e) {
+    throw Error("cannot read " + what + ": " + e.what());
+  }
+  const media::AudioFeatures f = media::extract_audio_features(audio, processor_config(mm).audio);
+  const auto& tower = dynamic_cast<const AudioTower&>(*mm.audio);
+  // The mask as transformers' eager attention applies it, which wrote the reference activations (see
+  // AudioMaskMode); G4_AUDIO_MASK=intended applies it as meant (sdpa's result).
+  static const bool intended = [] {
+    const char* e = std::getenv("G4_AUDIO_MASK");
+    return e && std::string(e) == "intended";
+  }();
+  AudioSoftTokens soft = tower.encode(f.input_features.data(), f.frames, f.mel_bins, f.mask.data(),
+                                      intended ? AudioMaskMode::Intended : AudioMaskMode::Reference);
+  EncodedMedia m;
+  m.kind = MediaKind::Audio;
+  m.what = what;
+  m.n_tokens = soft.n;
+  m.soft = std::move(soft.data);
+  return finish(std::move(m));
 }
 
 std::shared_ptr<const EncodedMedia> encode_audio_file(const Model& model, const std::string& path, const MediaLimits& limits) {

@@ -90,4 +90,65 @@ TEST(MediaCli, BadInputsExitNonZero) {
   std::remove(bad.c_str());
 }
 
+// The whole path as a user runs it: the fixture's picture as a PNG (and its waveform as a WAV) through
+// decoding, the processor, the towers and the decoder, against transformers' soft tokens and prompt logits.
+std::string ids_csv(const g4::SafetensorsFile& ref) {
+  std::string s;
+  for (int64_t v : g4::tensor_to_i64(*ref.find("input_ids"))) s += (s.empty() ? "" : ",") + std::to_string(v);
+  return s;
+}
+
+void check_files_through_the_model(const std::string& name, bool with_audio) {
+  const std::string dir = g4::test::fixture(name);
+  auto ref = g4::SafetensorsFile::open(dir + "/reference.safetensors");
+  const g4::TensorInfo* rgb = ref->find("image_rgb_u8");
+  const std::string png = temp_path(name + ".png"), wav = temp_path(name + ".wav"), out = temp_path(name + ".safetensors");
+  write_file(png, tm::encode_png(rgb->data, int(rgb->shape[1]), int(rgb->shape[0]), 3));
+  auto r = g4::test::run_cli("media --model " + dir + " --image " + png + " --image-tokens 70 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  {
+    auto got = g4::SafetensorsFile::open(out);
+    ASSERT_NE(got->find("image_soft_tokens"), nullptr);
+    EXPECT_EQ(got->find("image_soft_tokens")->shape, ref->find("image_soft_tokens")->shape);
+    EXPECT_LE(g4::test::rel_error(g4::tensor_to_f32(*got->find("image_soft_tokens")),
+                                  g4::tensor_to_f32(*ref->find("image_soft_tokens"))), 1e-4);
+  }
+  std::string media = " --image " + png + " --image-tokens 70";
+  if (with_audio) {
+    write_file(wav, tm::encode_wav_f32(g4::tensor_to_f32(*ref->find("waveform_16k")), 16000, 1));
+    r = g4::test::run_cli("media --model " + dir + " --audio " + wav + " --out " + out);
+    ASSERT_EQ(r.status, 0) << r.out;
+    auto got = g4::SafetensorsFile::open(out);
+    ASSERT_NE(got->find("audio_soft_tokens"), nullptr);
+    EXPECT_EQ(got->find("audio_soft_tokens")->shape, ref->find("audio_soft_tokens")->shape);
+    EXPECT_LE(g4::test::rel_error(g4::tensor_to_f32(*got->find("audio_soft_tokens")),
+                                  g4::tensor_to_f32(*ref->find("audio_soft_tokens"))), 1e-4);
+    media += " --audio " + wav;
+  }
+  r = g4::test::run_cli("logits --model " + dir + " --ids " + ids_csv(*ref) + media + " --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  {
+    auto got = g4::SafetensorsFile::open(out);
+    EXPECT_LE(g4::test::rel_error(g4::tensor_to_f32(*got->find("logits")), g4::tensor_to_f32(*ref->find("logits"))), 1e-4);
+  }
+  std::remove(png.c_str());
+  std::remove(wav.c_str());
+  std::remove(out.c_str());
+}
+
+TEST(MediaCli, E2bPngAndWavThroughTheModelMatchFixture) { check_files_through_the_model("g4-e2b-mm", true); }
+
+TEST(MediaCli, A4bPngThroughTheModelMatchesFixture) { check_files_through_the_model("g4-26b-a4b-mm", false); }
+
+TEST(MediaCli, AudioOnAModelWithoutAnAudioTowerIsRefused) {
+  const std::string dir = g4::test::fixture("g4-26b-a4b-mm");
+  auto ref = g4::SafetensorsFile::open(g4::test::fixture("g4-e2b-mm") + "/reference.safetensors");
+  const std::string wav = temp_path("noaudio.wav"), out = temp_path("noaudio.safetensors");
+  write_file(wav, tm::encode_wav_f32(g4::tensor_to_f32(*ref->find("waveform_16k")), 16000, 1));
+  auto r = g4::test::run_cli("media --model " + dir + " --audio " + wav + " --out " + out);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("no audio tower"), std::string::npos) << r.out;
+  std::remove(wav.c_str());
+}
+
 }  // namespace
