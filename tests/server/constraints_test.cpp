@@ -175,7 +175,9 @@ class ServeConstraints : public ::testing::Test {
     EXPECT_TRUE(args.is_object()) << call.dump();
     const char* params = name == "book" ? kBookParams : name == "cancel" ? kCancelParams : nullptr;
     EXPECT_NE(params, nullptr) << name;
-    if (params && args.is_object()) EXPECT_EQ(g4::testing::SchemaCheck(Json::parse(params)).check(args), "") << call.dump();
+    if (params && args.is_object()) {
+      EXPECT_EQ(g4::testing::SchemaCheck(Json::parse(params)).check(args), "") << call.dump();
+    }
     return name;
   }
 
