@@ -5,6 +5,8 @@
 //   POST /detokenize  {tokens: [id, ...]} -> {content}
 //   GET  /props       {default_generation_settings, total_slots, model_path, chat_template, ...}
 #include "core/error.h"
+#include "model/multimodal.h"
+#include "model/vision_tower.h"
 #include "server/api_common.h"
 #include "server/request_body.h"
 #include "server/server.h"
@@ -139,7 +141,9 @@ void ApiServer::props(const HttpRequest&, HttpResponse& res) {
               {"model_alias", opt_.model_id},
               {"model_path", opt_.model_path.empty() ? tok.source() : opt_.model_path},
               {"chat_template", chat_->template_source()},
-              {"modalities", {{"vision", false}, {"audio", false}}},
+              // What the chat page offers to attach (llama-server's field): the towers this model has.
+              {"modalities", {{"vision", model_->media() && model_->media()->vision != nullptr},
+                              {"audio", model_->media() && model_->media()->audio != nullptr}}},
               {"bos_token", tok.token_bytes(tok.bos_id())},
               {"eos_token", tok.token_bytes(tok.eos_id())},
               {"build_info", kFingerprint},

@@ -423,9 +423,9 @@ function updateAttachButtons() {
   $('attach-image').disabled = !state.media.image;
   $('attach-audio').disabled = !state.media.audio;
   const none = !state.media.image && !state.media.audio;
-  $('attach-note').textContent = none ? 'Images and audio: this server accepts text only for now.' :
-    !state.media.audio ? 'Audio: this server does not accept audio yet.' :
-    !state.media.image ? 'Images: this server does not accept images yet.' : '';
+  $('attach-note').textContent = none ? 'Images and audio: this model takes text only.' :
+    !state.media.audio ? 'Audio: this model has no audio tower.' :
+    !state.media.image ? 'Images: this model has no vision tower.' : '';
 }
 
 function renderAttachments() {
