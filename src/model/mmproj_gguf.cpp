@@ -1,5 +1,7 @@
 #include "model/mmproj_gguf.h"
 
+#include "model/audio_tower.h"
+
 #include <cstring>
 #include <map>
 
@@ -205,7 +207,6 @@ MmprojReport write_mmproj_gguf(const std::string& dir, const std::string& out) {
   const Json cfg = parse_json(read_text_file(cfg_path), cfg_path);
   const bool has_vision = cfg.is_object() && cfg.contains("vision_config") && cfg["vision_config"].is_object();
   const bool has_audio = cfg.is_object() && cfg.contains("audio_config") && cfg["audio_config"].is_object();
-  if (has_audio) rep.notes.push_back("the audio tower is left out of the projector: this build writes only the vision tower (gemma4v)");
   if (!has_vision) {
     rep.notes.push_back(dir + " has no vision tower (no vision_config in config.json): no projector written");
     return rep;
@@ -223,7 +224,11 @@ MmprojReport write_mmproj_gguf(const std::string& dir, const std::string& out) {
   w.set_string("general.architecture", "clip");
   w.set_string("general.type", "mmproj");
   w.set_bool("clip.has_vision_encoder", true);
-  w.set_bool("clip.has_audio_encoder", false);
+  if (has_audio) {
+    add_audio_tower_to_gguf(w, audio_config_from_hf_json(cfg, cfg_path), *src);  // gemma4a, llama.cpp's names
+  } else {
+    w.set_bool("clip.has_audio_encoder", false);
+  }
   w.set_string("clip.vision.projector_type", "gemma4v");
   w.set_u32("clip.vision.projection_dim", uint32_t(text_hidden));
   w.set_u32("clip.vision.image_size", 224);  // unused by gemma4v; llama.cpp's converter writes 224
@@ -242,6 +247,9 @@ MmprojReport write_mmproj_gguf(const std::string& dir, const std::string& out) {
 
   // The media token ids, for models whose vocabulary does not spell them (llama.cpp looks them up by
   // their strings in the text model's vocabulary; keys of our own, which llama.cpp ignores).
+  const bool bidirectional = text.contains("use_bidirectional_attention") && text["use_bidirectional_attention"].is_string() &&
+                             text["use_bidirectional_attention"].get<std::string>() == "vision";
+  w.set_bool("gemma4.mm.bidirectional_vision", bidirectional);  // llama.cpp decides by the text width instead
   const MediaTokens tokens = media_tokens_from_hf(cfg);
   for (const auto& [key, id] : {std::pair{"image", tokens.image}, {"image_begin", tokens.image_begin}, {"image_end", tokens.image_end},
                                 {"audio", tokens.audio}, {"audio_begin", tokens.audio_begin}, {"audio_end", tokens.audio_end}})

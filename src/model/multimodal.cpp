@@ -165,6 +165,8 @@ std::unique_ptr<MultimodalModel> load_multimodal_gguf(std::shared_ptr<const Gguf
   // llama.cpp decides bidirectional image attention by the text width: every Gemma 4 but E2B (1536)
   // and E4B (2560).
   mm->bidirectional_vision = has_vision && text_hidden != 1536 && text_hidden != 2560;
+  // Our converter records the checkpoint's own setting (a key llama.cpp ignores): it wins over the width rule.
+  if (f->has("gemma4.mm.bidirectional_vision")) mm->bidirectional_vision = has_vision && f->get_bool("gemma4.mm.bidirectional_vision", false);
   auto id = [&](const char* key) { return f->has(std::string("gemma4.mm.") + key + "_token_id") ? int(f->get_u32(std::string("gemma4.mm.") + key + "_token_id")) : -1; };
   mm->tokens.image = id("image");
   mm->tokens.image_begin = id("image_begin");

@@ -131,6 +131,18 @@ void check_files_through_the_model(const std::string& name, bool with_audio) {
     auto got = g4::SafetensorsFile::open(out);
     EXPECT_LE(g4::test::rel_error(g4::tensor_to_f32(*got->find("logits")), g4::tensor_to_f32(*ref->find("logits"))), 1e-4);
   }
+  // The same through llama.cpp's layout: the text GGUF and its projector (vision and audio towers).
+  const std::string gguf = temp_path(name + ".gguf"), mmproj = temp_path(name + "-mmproj.gguf");
+  r = g4::test::run_cli("convert --quiet --model " + dir + " --out " + gguf + " --mmproj-out " + mmproj);
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = g4::test::run_cli("logits --model " + gguf + " --mmproj " + mmproj + " --ids " + ids_csv(*ref) + media + " --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  {
+    auto got = g4::SafetensorsFile::open(out);
+    EXPECT_LE(g4::test::rel_error(g4::tensor_to_f32(*got->find("logits")), g4::tensor_to_f32(*ref->find("logits"))), 1e-4);
+  }
+  std::remove(gguf.c_str());
+  std::remove(mmproj.c_str());
   std::remove(png.c_str());
   std::remove(wav.c_str());
   std::remove(out.c_str());
