@@ -75,6 +75,10 @@ class PtyChat {
   bool started() const { return pid_ > 0 && fd_ >= 0; }
 
   void type(const std::string& keys) {
+    // As a person types: a moment after the prompt shows. Keys typed ahead while the chat is between
+    // libedit reads (the terminal leaving and re-entering raw mode) can be lost or land in the wrong
+    // line on a loaded machine; that type-ahead is a known limit, not what this test is about.
+    for (const auto until = Clock::now() + std::chrono::milliseconds(300); Clock::now() < until;) pump(50);
     size_t off = 0;
     while (off < keys.size()) {
       ssize_t n = write(fd_, keys.data() + off, keys.size() - off);
@@ -104,6 +108,17 @@ class PtyChat {
     int n = 0;
     for (size_t p = out.find("tokens/s"); p != std::string::npos; p = out.find("tokens/s", p + 1)) ++n;
     return n;
+  }
+  // Ctrl-D on an empty line, then the exit status. A key typed while libedit is still switching the
+  // terminal to raw mode can be dropped (seen under a loaded machine), so it is pressed again, as a user
+  // would, up to three times.
+  int ctrl_d_exit() {
+    for (int i = 0; i < 3; ++i) {
+      type("\x04");
+      const int st = wait_exit(10);
+      if (st != -1 || pid_ < 0) return st;
+    }
+    return wait_exit(20);
   }
   // Waits for the process to end; its exit status, or -1 (killed, or still running after `seconds`).
   int wait_exit(int seconds = 20) {
@@ -178,8 +193,7 @@ TEST(ChatPty, HistoryMultiLineSaveLoadAndHistoryAcrossRuns) {
     chat.type("remember me\r");
     ASSERT_TRUE(chat.wait_answers(5)) << chat.out;
     EXPECT_EQ(chat.out.find("error"), std::string::npos) << chat.out;
-    chat.type("\x04");  // Ctrl-D on an empty line
-    EXPECT_EQ(chat.wait_exit(), 0) << chat.out;
+    EXPECT_EQ(chat.ctrl_d_exit(), 0) << chat.out;  // Ctrl-D on an empty line
   }
   const Json conv = Json::parse(read_file(a));
   ASSERT_EQ(conv["messages"].size(), 9u) << conv.dump(2);
@@ -198,8 +212,7 @@ TEST(ChatPty, HistoryMultiLineSaveLoadAndHistoryAcrossRuns) {
     ASSERT_TRUE(chat.wait_answers(1)) << chat.out;
     chat.type("/save " + dir + "/c.json\r");
     ASSERT_TRUE(chat.wait_for("(conversation saved", 0)) << chat.out;
-    chat.type("\x04");
-    EXPECT_EQ(chat.wait_exit(), 0) << chat.out;
+    EXPECT_EQ(chat.ctrl_d_exit(), 0) << chat.out;
   }
   EXPECT_EQ(user_messages(Json::parse(read_file(dir + "/c.json"))), std::vector<std::string>{"remember me"});
 }
