@@ -9,12 +9,6 @@ namespace g4 {
 
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 int read_int(const Json& j, const char* key, int fallback, const std::string& where, int min_value = 1) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_number_integer()) throw Error(where + ": audio_config." + key + " must be an integer");
@@ -29,69 +23,7 @@ float read_float(const Json& j, const char* key, float fallback, const std::stri
   return float(j[key].get<double>());
 }
 
-// Tensor lookup with shape checks. The same interface as the media towers' TowerBinder
-// (model/multimodal.h on the towers branch), which it is meant to become when the two meet.
-class AudioBinder {
- public:
-  explicit AudioBinder(const WeightSource& s) : source_(s) {}
-
-  Weight matrix(const std::string& name, int64_t rows, int64_t cols) const {
-    return as_weight(tensor(name, {rows, cols}), rows, cols);
-  }
-  std::vector<float> vector(const std::string& name, int64_t n) const { return values(name, {n}); }
-
-  // Any tensor of `shape` as f32 values (convolution kernels).
-  std::vector<float> values(const std::string& name, const std::vector<int64_t>& shape) const {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    Weight w = as_weight(tensor(name, shape), 1, n);
-    std::vector<float> out(static_cast<size_t>(n), 0.0f);
-    dequantize_row(w, 0, out.data());
-    return out;
-  }
-
-  // A scalar buffer (clipping bounds are 0-d tensors; a GGUF stores them as [1]).
-  float scalar(const std::string& name) const {
-    const SourceTensor* t = source_.find_shaped(name, {});
-    if (!t) throw Error("missing audio tensor '" + name + "' in " + source_.describe());
-    int64_t n = 1;
-    for (int64_t d : t->shape) n *= d;
-    if (n != 1) throw Error("tensor '" + t->name + "' in '" + t->file + "' has shape " + shape_str(t->shape) + ", expected a scalar");
-    float v = 0;
-    dequantize_row(as_weight(*t, 1, 1), 0, &v);
-    return v;
-  }
-
-  bool has(const std::string& name) const { return source_.find(name) != nullptr; }
-  const WeightSource& source() const { return source_; }
-
- private:
-  const SourceTensor& tensor(const std::string& name, const std::vector<int64_t>& shape) const {
-    const SourceTensor* t = source_.find_shaped(name, shape);
-    if (!t) throw Error("missing audio tensor '" + name + "' in " + source_.describe());
-    if (t->shape != shape)
-      throw Error("tensor '" + t->name + "' in '" + t->file + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(shape) +
-                  " from the audio configuration");
-    return *t;
-  }
-
-  static Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) {
-    Weight w;
-    w.data = t.data;
-    w.type = t.type;
-    w.rows = rows;
-    w.cols = cols;
-    (void)wtype_row_bytes(w.type, cols);  // throws when a row is not a whole number of blocks
-    if (w.bytes() != t.nbytes)
-      throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
-                  std::to_string(w.bytes()) + " for its shape and type");
-    return w;
-  }
-
-  const WeightSource& source_;
-};
-
-ClippedLinear bind_clipped(const AudioBinder& b, const std::string& name, int64_t rows, int64_t cols, bool clip) {
+ClippedLinear bind_clipped(const TowerBinder& b, const std::string& name, int64_t rows, int64_t cols, bool clip) {
   ClippedLinear l;
   l.w = b.matrix(name + ".linear.weight", rows, cols);
   if (clip) {
@@ -103,7 +35,7 @@ ClippedLinear bind_clipped(const AudioBinder& b, const std::string& name, int64_
   return l;
 }
 
-AudioFeedForward bind_ff(const AudioBinder& b, const std::string& p, int64_t H, bool clip) {
+AudioFeedForward bind_ff(const TowerBinder& b, const std::string& p, int64_t H, bool clip) {
   AudioFeedForward f;
   f.pre_norm = b.vector(p + ".pre_layer_norm.weight", H);
   f.post_norm = b.vector(p + ".post_layer_norm.weight", H);
@@ -166,7 +98,7 @@ AudioConfig audio_config_from_hf_json(const Json& root, const std::string& where
 }
 
 AudioWeights bind_audio_weights(AudioConfig& c, const WeightSource& source, bool per_dim_scale_softplus) {
-  AudioBinder b(source);
+  TowerBinder b(source, "audio tower");  // the towers' one binder (model/multimodal.h)
   const int64_t H = c.hidden_size, C0 = c.sub_channels0, C1 = c.sub_channels1, K = c.conv_kernel;
   const std::string sp = "audio_tower.subsample_conv_projection.";
   AudioWeights w;

@@ -34,8 +34,10 @@ const SourceTensor& TowerBinder::tensor(const std::string& name, const std::vect
   return *t;
 }
 
-Weight TowerBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
-  const SourceTensor& t = tensor(name, {rows, cols});
+namespace {
+
+// A tensor as a rows x cols weight, its byte count checked against its shape and type.
+Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) {
   Weight w;
   w.data = t.data;
   w.type = t.type;
@@ -48,19 +50,16 @@ Weight TowerBinder::matrix(const std::string& name, int64_t rows, int64_t cols) 
   return w;
 }
 
+}  // namespace
+
+Weight TowerBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  return as_weight(tensor(name, {rows, cols}), rows, cols);
+}
+
 std::vector<float> TowerBinder::values(const std::string& name, const std::vector<int64_t>& shape) const {
-  const SourceTensor& t = tensor(name, shape);
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
-  Weight w;
-  w.data = t.data;
-  w.type = t.type;
-  w.rows = 1;
-  w.cols = n;
-  (void)wtype_row_bytes(w.type, n);
-  if (w.bytes() != t.nbytes)
-    throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
-                std::to_string(w.bytes()));
+  const Weight w = as_weight(tensor(name, shape), 1, n);
   std::vector<float> out(static_cast<size_t>(n));
   dequantize_row(w, 0, out.data());
   return out;
