@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "cli/cli_test_util.h"
 #include "test_util.h"
 
 using g4::test::CliResult;
@@ -16,29 +17,11 @@ using g4::test::run_cli;
 namespace g4 {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = "/tmp/g4-gguf-cli-" + std::to_string(getpid()) + "-" + std::to_string(counter_++);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& n) const { return path_ + "/" + n; }
+using test::TempDir;
 
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
-
-std::string ids_csv(const std::string& dir) {
-  auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
-  std::string s;
-  for (int64_t v : tensor_to_i64(*ref->find("input_ids"))) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
 
 TEST(GgufCli, ConvertThenLogitsMatchTheReference) {
-  TempDir tmp;
+  TempDir tmp("gguf-cli");
   const std::string dir = test::fixture("g4-26b-a4b");
   const std::string gguf = tmp.file("m.gguf");
   CliResult r = run_cli("convert --model " + dir + " --out " + gguf + " --type f32");
@@ -46,7 +29,7 @@ TEST(GgufCli, ConvertThenLogitsMatchTheReference) {
   EXPECT_NE(r.out.find("wrote " + gguf), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("convert ["), std::string::npos) << "progress bar expected on stderr: " << r.out;
   const std::string out = tmp.file("logits.safetensors");
-  r = run_cli("logits --model " + gguf + " --ids " + ids_csv(dir) + " --out " + out);
+  r = run_cli("logits --model " + gguf + " --ids " + test::fixture_ids_csv(dir) + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   auto got = SafetensorsFile::open(out);
   auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
@@ -57,7 +40,7 @@ TEST(GgufCli, ConvertThenLogitsMatchTheReference) {
 }
 
 TEST(GgufCli, QuantizeReportsFallbacksAndTheFileLoads) {
-  TempDir tmp;
+  TempDir tmp("gguf-cli");
   const std::string f32 = tmp.file("f32.gguf"), q = tmp.file("q4_k.gguf");
   ASSERT_EQ(run_cli("convert --quiet --model " + test::fixture("g4-31b") + " --out " + f32 + " --type f32").status, 0);
   CliResult r = run_cli("quantize --model " + f32 + " --type q4_k --out " + q);
@@ -72,7 +55,7 @@ TEST(GgufCli, QuantizeReportsFallbacksAndTheFileLoads) {
 }
 
 TEST(GgufCli, SynthThenBenchPrintsJsonLast) {
-  TempDir tmp;
+  TempDir tmp("gguf-cli");
   const std::string g = tmp.file("synth.gguf");
   CliResult r = run_cli("synth --config " + test::fixture("g4-e2b") + "/config.json --type q8_0 --out " + g);
   ASSERT_EQ(r.status, 0) << r.out;
@@ -87,7 +70,7 @@ TEST(GgufCli, SynthThenBenchPrintsJsonLast) {
 }
 
 TEST(GgufCli, ClearErrors) {
-  TempDir tmp;
+  TempDir tmp("gguf-cli");
   CliResult r = run_cli("convert --model " + test::fixture("g4-31b") + " --out " + tmp.file("x.gguf") + " --type iq2_xxs");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("unknown tensor type 'iq2_xxs'"), std::string::npos) << r.out;  // read, not written

@@ -8,6 +8,7 @@
 
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "cli/cli_test_util.h"
 #include "test_util.h"
 
 using g4::test::CliResult;
@@ -16,26 +17,8 @@ using g4::test::run_cli;
 namespace g4 {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = "/tmp/g4-media-cli-" + std::to_string(getpid()) + "-" + std::to_string(counter_++);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& n) const { return path_ + "/" + n; }
+using test::TempDir;
 
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
-
-std::string ids_csv(const std::string& dir) {
-  auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
-  std::string s;
-  for (int64_t v : tensor_to_i64(*ref->find("input_ids"))) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
 
 double logits_error(const std::string& out, const std::string& dir) {
   auto got = SafetensorsFile::open(out);
@@ -45,16 +28,16 @@ double logits_error(const std::string& out, const std::string& dir) {
 
 // The reference file holds pixel_values and image_position_ids: the processor's output for its image.
 TEST(MediaCli, LogitsWithAnImageMatchTheReference) {
-  TempDir tmp;
+  TempDir tmp("media-cli");
   const std::string dir = test::fixture("g4-26b-a4b-mm");
   const std::string out = tmp.file("logits.safetensors");
-  CliResult r = run_cli("logits --model " + dir + " --ids " + ids_csv(dir) + " --image " + dir + "/reference.safetensors --out " + out);
+  CliResult r = run_cli("logits --model " + dir + " --ids " + test::fixture_ids_csv(dir) + " --image " + dir + "/reference.safetensors --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_LE(logits_error(out, dir), 1e-4);
 }
 
 TEST(MediaCli, ConvertWritesTheProjectorAndGgufLogitsMatch) {
-  TempDir tmp;
+  TempDir tmp("media-cli");
   const std::string dir = test::fixture("g4-26b-a4b-mm");
   const std::string gguf = tmp.file("m.gguf"), mmproj = tmp.file("mmproj.gguf");
   CliResult r = run_cli("convert --quiet --model " + dir + " --out " + gguf + " --mmproj-out " + mmproj);
@@ -62,7 +45,7 @@ TEST(MediaCli, ConvertWritesTheProjectorAndGgufLogitsMatch) {
   EXPECT_NE(r.out.find("wrote " + mmproj), std::string::npos) << r.out;
   EXPECT_EQ(GgufFile::open(mmproj)->get_string("general.architecture"), "clip");
   const std::string out = tmp.file("logits.safetensors");
-  r = run_cli("logits --model " + gguf + " --mmproj " + mmproj + " --ids " + ids_csv(dir) + " --image " + dir +
+  r = run_cli("logits --model " + gguf + " --mmproj " + mmproj + " --ids " + test::fixture_ids_csv(dir) + " --image " + dir +
               "/reference.safetensors --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_LE(logits_error(out, dir), 1e-4);
@@ -77,9 +60,9 @@ TEST(MediaCli, ConvertWritesTheProjectorAndGgufLogitsMatch) {
 }
 
 TEST(MediaCli, UnusableImagesAreClearErrors) {
-  TempDir tmp;
+  TempDir tmp("media-cli");
   const std::string dir = test::fixture("g4-26b-a4b-mm");
-  const std::string ids = ids_csv(dir), out = tmp.file("o.safetensors");
+  const std::string ids = test::fixture_ids_csv(dir), out = tmp.file("o.safetensors");
   CliResult r = run_cli("logits --model " + dir + " --ids " + ids + " --image " + tmp.file("missing.png") + " --out " + out);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("no such file"), std::string::npos) << r.out;

@@ -8,6 +8,7 @@
 
 #include "formats/safetensors.h"
 #include "media/media_test_util.h"
+#include "cli/cli_test_util.h"
 #include "test_util.h"
 
 namespace {
@@ -92,12 +93,6 @@ TEST(MediaCli, BadInputsExitNonZero) {
 
 // The whole path as a user runs it: the fixture's picture as a PNG (and its waveform as a WAV) through
 // decoding, the processor, the towers and the decoder, against transformers' soft tokens and prompt logits.
-std::string ids_csv(const g4::SafetensorsFile& ref) {
-  std::string s;
-  for (int64_t v : g4::tensor_to_i64(*ref.find("input_ids"))) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
-
 void check_files_through_the_model(const std::string& name, bool with_audio) {
   const std::string dir = g4::test::fixture(name);
   auto ref = g4::SafetensorsFile::open(dir + "/reference.safetensors");
@@ -125,7 +120,7 @@ void check_files_through_the_model(const std::string& name, bool with_audio) {
                                   g4::tensor_to_f32(*ref->find("audio_soft_tokens"))), 1e-4);
     media += " --audio " + wav;
   }
-  r = g4::test::run_cli("logits --model " + dir + " --ids " + ids_csv(*ref) + media + " --out " + out);
+  r = g4::test::run_cli("logits --model " + dir + " --ids " + g4::test::fixture_ids_csv(dir) + media + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   {
     auto got = g4::SafetensorsFile::open(out);
@@ -135,7 +130,7 @@ void check_files_through_the_model(const std::string& name, bool with_audio) {
   const std::string gguf = temp_path(name + ".gguf"), mmproj = temp_path(name + "-mmproj.gguf");
   r = g4::test::run_cli("convert --quiet --model " + dir + " --out " + gguf + " --mmproj-out " + mmproj);
   ASSERT_EQ(r.status, 0) << r.out;
-  r = g4::test::run_cli("logits --model " + gguf + " --mmproj " + mmproj + " --ids " + ids_csv(*ref) + media + " --out " + out);
+  r = g4::test::run_cli("logits --model " + gguf + " --mmproj " + mmproj + " --ids " + g4::test::fixture_ids_csv(dir) + media + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   {
     auto got = g4::SafetensorsFile::open(out);
