@@ -36,6 +36,14 @@ void check_config(const VisionConfig& c, const std::string& where) {
   if (c.hidden <= 0 || c.intermediate <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.head_dim <= 0 || c.n_kv_heads <= 0 ||
       c.position_table <= 0 || c.patch_size <= 0 || c.pooling_kernel <= 0)
     throw Error(where + ": the vision tower's sizes must all be positive");
+  // Sizes come from untrusted files: bound them so that no product of them (patch values, weight sizes, position
+  // offsets) overflows before the weights' shapes are checked against them.
+  if (c.hidden > (1 << 16) || c.intermediate > (1 << 18) || c.n_layers > 1024 || c.n_heads > 1024 || c.head_dim > 4096 ||
+      c.position_table > (1 << 20) || c.patch_size > 64 || c.pooling_kernel > 64 || c.text_hidden > (1 << 16))
+    throw Error(where + ": implausible vision tower sizes (hidden " + std::to_string(c.hidden) + ", intermediate " +
+                std::to_string(c.intermediate) + ", layers " + std::to_string(c.n_layers) + ", heads " + std::to_string(c.n_heads) +
+                ", head_dim " + std::to_string(c.head_dim) + ", patch " + std::to_string(c.patch_size) + ", pooling " +
+                std::to_string(c.pooling_kernel) + ")");
   if (c.n_heads % c.n_kv_heads != 0) throw Error(where + ": vision num_attention_heads must be a multiple of num_key_value_heads");
   if (c.head_dim % 4 != 0) throw Error(where + ": vision head_dim must be a multiple of 4 (two rotated halves)");
   if (c.text_hidden <= 0) throw Error(where + ": unknown text hidden size for the vision projection");

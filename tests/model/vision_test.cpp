@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
 #include "model/mmproj_gguf.h"
 #include "model/model.h"
@@ -236,6 +237,32 @@ TEST(VisionTower, TinyProjectorSeedLoadsAndEncodes) {
   EXPECT_EQ(n, 1);
   ASSERT_EQ(out.size(), 64u);
   for (float v : out) EXPECT_TRUE(std::isfinite(v));
+}
+
+// Sizes in a projector are untrusted: an absurd patch size is refused by name before anything is sized by it
+// (the mmproj fuzzer found 3 * p * p overflowing int for p = 16777214).
+TEST(VisionTower, ImplausibleProjectorSizesAreRefused) {
+  const std::string seed = std::string(G4_SOURCE_DIR) + "/fuzz/seeds/mmproj_fuzz/tiny-gemma4v.gguf";
+  auto src = GgufFile::open(seed);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, uint32_t>>{
+           {"clip.vision.patch_size", 16777214u}, {"clip.vision.patch_size", 65u}, {"clip.vision.projector.scale_factor", 100000u},
+           {"clip.vision.block_count", 0x7fffffffu}, {"clip.vision.patch_size", 0x80000000u}}) {
+    GgufWriter w;
+    w.copy_metadata(*src);
+    w.set_u32(key, value);
+    for (const GgufTensor& t : src->tensors()) w.add_tensor(t.name, t.ggml_type, t.ne, t.data, t.nbytes);
+    const std::string out = testing::TempDir() + "/mmproj-implausible.gguf";
+    w.write(out);
+    try {
+      load_multimodal_gguf(out, 64);
+      ADD_FAILURE() << key << " = " << value << " was accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_TRUE(msg.find("implausible vision tower sizes") != std::string::npos || msg.find("must all be positive") != std::string::npos)
+          << key << " = " << value << ": " << msg;
+    }
+    std::filesystem::remove(out);
+  }
 }
 
 }  // namespace
