@@ -28,10 +28,12 @@ int run_demo_model(int argc, char** argv) {
               std::string(G4_DEFAULT_SHARED) + "/fixtures/tokenizer/gemma4-vocab.gguf")
       .option("template", "FILE", "chat template to copy as chat_template.jinja", false,
               std::string(G4_DEFAULT_SHARED) + "/fixtures/chat/gemma4-31b-it.jinja")
-      .option("seed", "N", "random seed", false, "1234");
+      .option("seed", "N", "random seed", false, "1234")
+      .flag("media", "add tiny random vision and audio towers (images and audio in, as E2B/E4B take them)");
   if (!args.parse(argc, argv)) return args.exit_code();
   const std::string dir = args.get("out");
-  g4::write_random_hf_model(dir, g4::demo_gemma4_config(), uint64_t(args.get_int("seed")));
+  g4::write_random_hf_model(dir, args.has("media") ? g4::demo_gemma4_media_config() : g4::demo_gemma4_config(),
+                            uint64_t(args.get_int("seed")));
   if (g4::file_exists(args.get("vocab"))) copy_file(args.get("vocab"), dir + "/tokenizer.gguf");
   else std::fprintf(stderr, "warning: no vocabulary at %s; the demo model has no tokenizer\n", args.get("vocab").c_str());
   if (g4::file_exists(args.get("template"))) copy_file(args.get("template"), dir + "/chat_template.jinja");

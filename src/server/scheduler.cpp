@@ -133,6 +133,7 @@ std::shared_ptr<SeqChannel> Scheduler::submit(SeqRequest request) {
     seq->req.stop = request.stop;
     seq->req.start_in_reasoning = request.start_in_reasoning;
     seq->req.logprobs = request.logprobs;
+    seq->req.media = request.media;  // soft tokens and cache keys (without them images would be read as placeholders)
     seq->req.constraint = i == 0 ? std::move(request.constraint)
                           : request.extra_constraints.empty() ? nullptr : std::move(request.extra_constraints[size_t(i - 1)]);
     seqs.push_back(std::move(seq));

@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "server_proc.h"
 #include "test_util.h"
 
 namespace {
@@ -40,75 +41,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-struct ServerProc {
-  pid_t pid = -1;
-  int port = 0;
-  std::string log_path;
-
-  bool start(const std::vector<std::string>& args, const std::string& log) {
-    log_path = log;
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    pid_t parent = getpid();
-    pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      dup2(fds[1], 1);
-      int lf = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (lf >= 0) dup2(lf, 2);
-      close(fds[0]);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(G4_BINARY));
-      argv.push_back(const_cast<char*>("serve"));
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(G4_BINARY, argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fds[0], POLLIN, 0};
-      if (poll(&p, 1, 500) > 0) {
-        char buf[512];
-        ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n <= 0) break;
-        out.append(buf, size_t(n));
-        size_t at = out.find("listening on http://");
-        if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
-          std::string line = out.substr(at, out.find('\n', at) - at);
-          port = std::atoi(line.substr(line.rfind(':') + 1).c_str());
-          break;
-        }
-      }
-      int st;
-      if (waitpid(pid, &st, WNOHANG) == pid) {
-        pid = -1;
-        break;
-      }
-    }
-    close(fds[0]);
-    return port > 0;
-  }
-
-  void stop() {
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      int st;
-      if (waitpid(pid, &st, WNOHANG) == pid) {
-        pid = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-};
+using g4::test::ServerProc;
 
 int connect_to(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -348,25 +281,7 @@ TEST_F(ServerTest, ClientDisconnectCancelsTheSequence) {
 }
 
 TEST_F(ServerTest, OpenAINodeClient) {
-  if (std::system("node --version > /dev/null 2>&1") != 0) FAIL() << "node is not installed (scripts/install-deps.sh installs it)";
-  const std::string src = std::string(G4_SOURCE_DIR) + "/tests/server";
-  struct stat st{};
-  if (stat((src + "/node_modules/openai/package.json").c_str(), &st) != 0) {
-    // scripts/install-deps.sh normally does this.
-    int rc = std::system(("cd '" + src + "' && npm install --no-audit --no-fund --loglevel=error >&2").c_str());
-    ASSERT_EQ(rc, 0) << "npm install of the openai package failed";
-  }
-  std::string cmd = "node '" + src + "/openai_client.cjs' http://127.0.0.1:" + std::to_string(port()) + " " + kKey + " demo 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st2 = pclose(p);
-  std::cout << out;
-  EXPECT_TRUE(WIFEXITED(st2) && WEXITSTATUS(st2) == 0) << out;
-  EXPECT_NE(out.find(" passed, 0 failed"), std::string::npos);
+  g4::test::run_node_client("openai_client.cjs", "openai", "http://127.0.0.1:" + std::to_string(port()) + " " + kKey + " demo");
 }
 
 // A second server with one slot and no queue: while one stream runs, another request gets 503.
