@@ -39,11 +39,13 @@ double process_cpu() {
 class BenchSource : public g4::WeightSource {
  public:
   BenchSource() : random_(g4::WType::BF16, 7) {}
-  const g4::SourceTensor* find(const std::string& name) const override { return random_.find(name); }
+  // Scalars (the clipping bounds) are looked up by name first (TowerBinder::scalar), then read by shape.
+  const g4::SourceTensor* find(const std::string& name) const override {
+    return is_bound(name) ? find_shaped(name, {}) : random_.find(name);
+  }
   const g4::SourceTensor* find_shaped(const std::string& name, const std::vector<int64_t>& shape) const override {
-    const bool lo = name.size() > 4 && name.compare(name.size() - 4, 4, "_min") == 0;
-    const bool hi = name.size() > 4 && name.compare(name.size() - 4, 4, "_max") == 0;
-    if (!lo && !hi) return random_.find_shaped(name, shape);
+    if (!is_bound(name)) return random_.find_shaped(name, shape);
+    const bool lo = name.compare(name.size() - 4, 4, "_min") == 0;
     auto it = bounds_.find(name);
     if (it != bounds_.end()) return &it->second;
     g4::SourceTensor& t = bounds_[name];
@@ -55,6 +57,9 @@ class BenchSource : public g4::WeightSource {
     return &t;
   }
   std::string describe() const override { return "random weights"; }
+  static bool is_bound(const std::string& name) {
+    return name.size() > 4 && (name.compare(name.size() - 4, 4, "_min") == 0 || name.compare(name.size() - 4, 4, "_max") == 0);
+  }
 
  private:
   static constexpr float kLo = -100.0f, kHi = 100.0f;

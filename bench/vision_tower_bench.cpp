@@ -3,8 +3,12 @@
 // arithmetic rate it reaches.
 //
 //   vision_tower_bench [--threads N] [--model 26b|31b] [--tokens 280,1120] [--repeat R] [--layers L]
+//                      [--math exact|fast|both]
 //
-// prints one JSON line per budget: {"tokens":…, "patches":…, "seconds":…, "gflop":…, "gflops":…}.
+// prints one JSON line per budget and arithmetic (TowerMath; default both): {"math":…, "tokens":…,
+// "patches":…, "seconds":…, "gflop":…, "gflops":…, "cpu_s_per_thread":…}; cpu_s_per_thread (process CPU
+// time / threads) is the load-independent figure on a shared machine. Fast's one-time Q8_0 copy of the
+// weights is timed on its own first ("q8_0_copy_s").
 // --layers L runs only L of the 27 layers (every layer costs the same) and also prints
 // "seconds_27_layers": the measured time scaled to the whole tower, for slow or shared machines.
 // Compare gflops with machine_peaks_bench's peaks (same --threads).
@@ -13,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,11 +35,21 @@ double flops(const g4::VisionConfig& c, double n) {
   return c.n_layers * per_layer + 2 * n * c.patch_values() * H + 2 * (n / 9) * H * c.text_hidden;
 }
 
+double process_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2, repeat = 1, layers = 27;
-  std::string model = "26b", tokens = "280,1120";
+  std::string model = "26b", tokens = "280,1120", math = "both";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--threads") threads = std::atoi(argv[i + 1]);
@@ -42,6 +57,7 @@ int main(int argc, char** argv) {
     else if (a == "--tokens") tokens = argv[i + 1];
     else if (a == "--repeat") repeat = std::atoi(argv[i + 1]);
     else if (a == "--layers") layers = std::atoi(argv[i + 1]);
+    else if (a == "--math") math = argv[i + 1];
     else { std::fprintf(stderr, "unknown option %s\n", a.c_str()); return 2; }
   }
   g4::ThreadPool::set_default_threads(threads);
@@ -73,21 +89,40 @@ int main(int argc, char** argv) {
     std::vector<int32_t> pos;
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) { pos.push_back(x); pos.push_back(y); }
-    double best = 1e30;
-    int64_t got = 0;
-    for (int r = 0; r < repeat; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
-      std::vector<float> soft = tower.encode(pixels.data(), pos.data(), n, &got);
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::vector<g4::TowerMath> maths;
+    if (math != "fast") maths.push_back(g4::TowerMath::Exact);
+    if (math != "exact") maths.push_back(g4::TowerMath::Fast);
+    for (g4::TowerMath m : maths) {
+      double copy_s = 0;
+      if (m == g4::TowerMath::Fast) {  // the one-time Q8_0 copies, through a 9-patch image
+        std::vector<int32_t> small;
+        for (int y = 0; y < 3; ++y)
+          for (int x = 0; x < 3; ++x) { small.push_back(x); small.push_back(y); }
+        int64_t k = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        (void)tower.encode(pixels.data(), small.data(), 9, &k, m);
+        copy_s = seconds_since(t0);
+      }
+      double best = 1e30, cpu_best = 1e30;
+      int64_t got = 0;
+      for (int r = 0; r < repeat; ++r) {
+        const double c0 = process_cpu();
+        auto t0 = std::chrono::steady_clock::now();
+        std::vector<float> soft = tower.encode(pixels.data(), pos.data(), n, &got, m);
+        best = std::min(best, seconds_since(t0));
+        cpu_best = std::min(cpu_best, (process_cpu() - c0) / threads);
+      }
+      const double f = flops(c, n);
+      g4::VisionConfig full = c;
+      full.n_layers = 27;
+      const double scale = flops(full, n) / f;  // the layers dominate; embedding and pooling are ~0.1 %
+      std::printf("{\"model\":\"%s\",\"math\":\"%s\",\"tokens\":%lld,\"patches\":%d,\"grid\":\"%dx%d\",\"threads\":%d,"
+                  "\"layers\":%d,\"seconds\":%.3f,\"seconds_27_layers\":%.1f,\"cpu_s_per_thread\":%.3f,"
+                  "\"cpu_s_per_thread_27_layers\":%.1f,\"q8_0_copy_s\":%.2f,\"gflop\":%.1f,\"gflops\":%.1f}\n",
+                  model.c_str(), m == g4::TowerMath::Fast ? "fast" : "exact", (long long)got, n, w, h, threads, layers, best,
+                  best * scale, cpu_best, cpu_best * scale, copy_s, f / 1e9, f / best / 1e9);
+      std::fflush(stdout);
     }
-    const double f = flops(c, n);
-    g4::VisionConfig full = c;
-    full.n_layers = 27;
-    const double scaled = best * flops(full, n) / f;  // the layers dominate; embedding and pooling are ~0.1 %
-    std::printf("{\"model\":\"%s\",\"tokens\":%lld,\"patches\":%d,\"grid\":\"%dx%d\",\"threads\":%d,\"layers\":%d,\"seconds\":%.3f,"
-                "\"seconds_27_layers\":%.1f,\"gflop\":%.1f,\"gflops\":%.1f}\n",
-                model.c_str(), (long long)got, n, w, h, threads, layers, best, scaled, f / 1e9, f / best / 1e9);
-    std::fflush(stdout);
   }
   return 0;
 }

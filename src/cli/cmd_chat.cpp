@@ -43,10 +43,10 @@ bool is_command(const std::string& line, const char* name) {
   return line.rfind(n, 0) == 0 && (line.size() == n.size() || line[n.size()] == ' ');
 }
 
-// What /image and /audio need: the model's towers and the image token budget.
+// What /image and /audio need: the model's towers, the image token budget and the tower's arithmetic.
 struct MediaContext {
   const g4::Model* model = nullptr;
-  int image_tokens = 0;
+  g4::MediaEncoding encoding;
 };
 
 Outcome run_command(const std::string& line, g4::ChatSession& session, const MediaContext& media) {
@@ -91,7 +91,7 @@ Outcome run_command(const std::string& line, g4::ChatSession& session, const Med
       return Outcome::Handled;
     }
     try {
-      session.attach(image ? g4::encode_image_file(*media.model, path, media.image_tokens)
+      session.attach(image ? g4::encode_image_file(*media.model, path, media.encoding)
                            : g4::encode_audio_file(*media.model, path));
       std::fprintf(stderr, "(%s attached to the next message: %zu pending)\n", path.c_str(), session.pending_media());
     } catch (const g4::Error& e) {
@@ -180,7 +180,7 @@ int run_chat(int argc, char** argv) {
                      "\"\"\" for multi-line messages, Ctrl-C stops an answer, Ctrl-D or /exit quits; /help lists the commands.");
   g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
   g4::cli::add_chat_options(args);
-  g4::cli::add_media_options(args, false);
+  g4::cli::add_media_options(args, false, g4::TowerMath::Fast);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);
@@ -202,7 +202,7 @@ int run_chat(int argc, char** argv) {
   g4::cli::LoadedChatModel m = g4::cli::load_chat_model(args.get("model"), true, g4::cli::mmproj_from_args(args));
   g4::cli::LoadedDrafter draft = g4::cli::load_draft_from_args(args, *m.model);
   settings.drafting = draft.drafter != nullptr;
-  const int image_tokens = g4::cli::image_tokens_from_args(args);
+  const g4::MediaEncoding encoding = g4::cli::media_encoding_from_args(args);
   g4::ChatSession session(*m.model, *m.format, ctx, kv_type);
   session.set_drafts(draft.drafts(), draft.draft_max);
   if (args.has("system")) session.set_system(args.get("system"));
@@ -214,7 +214,7 @@ int run_chat(int argc, char** argv) {
   std::fprintf(stderr, "%s", kHelp);
   const std::string history = args.has("no-history") ? "" : args.has("history") ? args.get("history") : g4::cli::default_history_path();
   g4::cli::LineReader reader(g_interrupted, history);
-  chat_loop(session, reader, settings, MediaContext{m.model.get(), image_tokens});
+  chat_loop(session, reader, settings, MediaContext{m.model.get(), encoding});
   return 0;
 }
 

@@ -22,7 +22,7 @@ int run_logits(int argc, char** argv) {
       .option("out", "FILE", "output .safetensors file (tensor 'logits', F32 [T, vocab])", true)
       .flag("dump-layers", "also write 'embed', 'ple_token', 'ple', 'layer.<i>' and MoE routing tensors")
       .option("chunk", "N", "prefill chunk size in tokens", false, "512");
-  g4::cli::add_media_options(args, true);
+  g4::cli::add_media_options(args, true, g4::TowerMath::Exact);
   // f32 here, unlike the other commands: this is the tool for exact comparisons with reference logits.
   g4::cli::add_kv_type_option(args, g4::KVType::F32, "; f32 here, for exact comparisons");
   g4::cli::add_thread_option(args);

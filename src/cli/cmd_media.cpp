@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/command.h"
+#include "cli/media_options.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "media/media.h"
@@ -32,9 +33,8 @@ int run_media(int argc, char** argv) {
       .option("image", "FILE", "image file: PNG, JPEG, WebP, GIF (first frame) or BMP")
       .option("audio", "FILE", "audio file: WAV, FLAC, OGG/Vorbis or MP3 (at most 30 s)")
       .option("out", "FILE", "output .safetensors file", true)
-      .option("image-tokens", "N", "soft tokens per image: 70, 140, 280, 560 or 1120 (default: the model's)")
-      .option("mmproj", "FILE", "llama.cpp projector GGUF with the towers (for a GGUF --model)")
       .flag("no-soft-tokens", "write the processor's output only (no tower run, no model weights read)");
+  g4::cli::add_media_options(args, false, g4::TowerMath::Exact);  // --mmproj, --image-tokens, --media-math
   if (!args.parse(argc, argv)) return args.exit_code();
   const bool image = args.has("image"), audio = args.has("audio");
   if (image == audio) throw g4::Error("media: give exactly one of --image FILE or --audio FILE");
@@ -61,7 +61,8 @@ int run_media(int argc, char** argv) {
     meta["num_soft_tokens"] = std::to_string(f.num_soft_tokens);
     if (model) {
       std::vector<int32_t> pos(f.position_ids.begin(), f.position_ids.end());
-      auto em = g4::encode_pixels(*model, f.pixel_values.data(), pos.data(), f.max_patches, "image '" + args.get("image") + "'");
+      auto em = g4::encode_pixels(*model, f.pixel_values.data(), pos.data(), f.max_patches, "image '" + args.get("image") + "'",
+                                   g4::cli::media_encoding_from_args(args).math);
       const int64_t H = em->n_tokens > 0 ? int64_t(em->soft.size()) / em->n_tokens : 0;
       out.push_back(g4::make_f32_tensor("image_soft_tokens", {em->n_tokens, H}, em->soft.data()));
     }

@@ -18,7 +18,7 @@ int run_run(int argc, char** argv) {
   g4::cli::add_model_option(args, g4::cli::ModelUse::Chat);
   g4::cli::add_prompt_options(args);
   g4::cli::add_chat_options(args);
-  g4::cli::add_media_options(args, true);
+  g4::cli::add_media_options(args, true, g4::TowerMath::Fast);
   g4::cli::add_sampling_options(args);
   g4::cli::add_draft_options(args);
   g4::cli::add_thread_option(args);

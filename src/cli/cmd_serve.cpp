@@ -65,7 +65,7 @@ int run_serve(int argc, char** argv) {
   g4::cli::add_ctx_option(args, "context size per sequence, in tokens");
   g4::cli::add_max_tokens_option(args, "default completion budget of a chat request");
   g4::cli::add_kv_type_option(args, g4::KVType::F16);
-  g4::cli::add_media_options(args, false);
+  g4::cli::add_media_options(args, false, g4::TowerMath::Fast);
   args.option("media-dir", "DIR", "allow image_url file:// URLs of files inside DIR (default: refused)")
       .option("max-media-bytes", "N", "largest image or audio item of a request, in bytes (413 above)", false, "33554432")
       .option("max-media-pixels", "N", "largest decoded image, in pixels (400 above)", false, "50000000")
@@ -117,7 +117,7 @@ int run_serve(int argc, char** argv) {
   o.media.limits.max_pixels = media_pixels;
   o.media.limits.max_items = int(media_items);
   o.media.max_request_bytes = size_t(media_bytes) * 2;
-  o.media.image_tokens = g4::cli::image_tokens_from_args(args);
+  o.media.encoding = g4::cli::media_encoding_from_args(args);
   if (args.has("api-key")) o.api_key = args.get("api-key");
   o.defaults = g4::cli::sampling_from_args(args);
   o.fixed_seed = args.has("seed");

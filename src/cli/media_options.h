@@ -8,10 +8,12 @@
 
 namespace g4::cli {
 
-// --mmproj and --image-tokens; with `files`, also --image FILE and --audio FILE (repeatable).
-void add_media_options(Args& args, bool files);
+// --mmproj, --image-tokens and --media-math (default `math`: exact for the commands that compare with the
+// reference, fast for those that answer); with `files`, also --image FILE and --audio FILE (repeatable).
+void add_media_options(Args& args, bool files, TowerMath math);
 std::string mmproj_from_args(const Args& args);   // "" when not given
-int image_tokens_from_args(const Args& args);     // 0: the default budget
+// --image-tokens (0: the default budget) and --media-math.
+MediaEncoding media_encoding_from_args(const Args& args);
 // The --image / --audio files, encoded with the model's towers, images first then audio, each in order.
 MediaList media_from_args(const Args& args, const Model& model);
 

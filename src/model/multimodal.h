@@ -41,6 +41,12 @@ struct ClippedLinear {
   float out_min = -std::numeric_limits<float>::infinity(), out_max = std::numeric_limits<float>::infinity();
 };
 
+// How a tower multiplies. Exact: f32 products of the stored weights (the reference; what `logits` and
+// `media` use by default, and the fixtures' tolerance holds for). Fast: weights re-quantized once to Q8_0
+// for the integer GEMM (AMX/VNNI) and attention in bf16 tiles where the CPU has them; its error against
+// Exact is measured and reported, not bounded by the fixtures' 1e-4.
+enum class TowerMath { Exact, Fast };
+
 class MediaTower {
  public:
   virtual ~MediaTower() = default;

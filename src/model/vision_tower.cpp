@@ -263,9 +263,9 @@ int64_t VisionTower::soft_token_count(const int32_t* positions, int64_t n_patche
   return std::count(p.used.begin(), p.used.end(), true);
 }
 
-void VisionTower::layer(int i, float* h, int64_t n, const std::vector<float>& cos, const std::vector<float>& sin) const {
+void VisionTower::layer(const VisionLayerWeights& lw, float* h, int64_t n, const std::vector<float>& cos,
+                        const std::vector<float>& sin, TowerMath math) const {
   const VisionConfig& c = config_;
-  const VisionLayerWeights& lw = weights_.layers[size_t(i)];
   const int64_t H = c.hidden, I = c.intermediate, d = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
   const int64_t qdim = nh * d, kvdim = nkv * d, nf = d / 4;
   std::vector<float> x(size_t(n * H)), x2, q(size_t(n * qdim)), k(size_t(n * kvdim)), v(size_t(n * kvdim));
@@ -312,7 +312,7 @@ void VisionTower::layer(int i, float* h, int64_t n, const std::vector<float>& co
     p.v.stride = p.k.stride;
     problems.push_back(p);
   }
-  kernels::attention(shape, problems, kernels::AttnMath::Exact, pool());
+  kernels::attention(shape, problems, math == TowerMath::Fast ? kernels::AttnMath::Fast : kernels::AttnMath::Exact, pool());
   std::vector<float> a(size_t(n * H));
   linear(lw.o, attn.data(), n, a.data());
   ops::rms_norm_rows(a.data(), lw.post_attn_norm.data(), n, H, c.eps);
@@ -328,12 +328,19 @@ void VisionTower::layer(int i, float* h, int64_t n, const std::vector<float>& co
     linear(lw.up, x.data(), n, u.data());
   }
   ops::gelu_mul(g.data(), u.data(), n * I);
+  if (lw.down.w.cols != I) {  // a Q8_0 copy padded to whole blocks (vision_tower_fast.cpp): pad the inputs too
+    const int64_t P = lw.down.w.cols;
+    std::vector<float> gp(size_t(n * P), 0.0f);
+    for (int64_t t = 0; t < n; ++t) std::memcpy(gp.data() + t * P, g.data() + t * I, size_t(I) * sizeof(float));
+    g.swap(gp);
+  }
   linear(lw.down, g.data(), n, a.data());
   ops::rms_norm_rows(a.data(), lw.post_ffn_norm.data(), n, H, c.eps);
   ops::add(h, a.data(), n * H);
 }
 
-std::vector<float> VisionTower::encode(const float* pixels, const int32_t* positions, int64_t n_patches, int64_t* n_tokens) const {
+std::vector<float> VisionTower::encode(const float* pixels, const int32_t* positions, int64_t n_patches, int64_t* n_tokens,
+                                       TowerMath math) const {
   const VisionConfig& c = config_;
   const int64_t H = c.hidden, PV = c.patch_values(), d = c.head_dim, nf = d / 4;
   const Pooling pooling = plan_pooling(positions, n_patches, c.pooling_kernel);
@@ -381,7 +388,8 @@ std::vector<float> VisionTower::encode(const float* pixels, const int32_t* posit
       }
     }
 
-  for (int i = 0; i < c.n_layers; ++i) layer(i, h.data(), n, cos, sin);
+  const std::vector<VisionLayerWeights>& layers = math == TowerMath::Fast ? fast_layers() : weights_.layers;
+  for (const VisionLayerWeights& lw : layers) layer(lw, h.data(), n, cos, sin, math);
 
   // Pooling: each pooled row is the sum of its patches / k^2 (padding patches count as zeros), times
   // sqrt(hidden); rows no patch falls in are dropped.

@@ -67,12 +67,12 @@ int image_token_budget(int requested) {
 }
 
 std::shared_ptr<const EncodedMedia> encode_pixels(const Model& model, const float* pixels, const int32_t* positions, int64_t n_patches,
-                                                  const std::string& what) {
+                                                  const std::string& what, TowerMath math) {
   const VisionTower& tower = vision_of(model, what);
   EncodedMedia m;
   m.kind = MediaKind::Image;
   m.what = what;
-  m.soft = tower.encode(pixels, positions, n_patches, &m.n_tokens);
+  m.soft = tower.encode(pixels, positions, n_patches, &m.n_tokens, math);
   return finish(std::move(m));
 }
 
@@ -88,17 +88,19 @@ media::DecodeLimits decode_limits(const MediaLimits& limits) {
 // A decoded picture through the Gemma 4 image processor (budget: --image-tokens, else the processor
 // config's own) and the vision tower.
 std::shared_ptr<const EncodedMedia> encode_decoded(const Model& model, const media::Image& img, const std::string& what,
-                                                   int image_tokens) {
+                                                   const MediaEncoding& enc) {
+  const int image_tokens = enc.image_tokens;
   const media::ImageFeatures pre =
       media::preprocess_image(img, processor_config(*model.media()).image, image_tokens == 0 ? 0 : image_token_budget(image_tokens));
   std::vector<int32_t> pos(pre.position_ids.begin(), pre.position_ids.end());
-  return encode_pixels(model, pre.pixel_values.data(), pos.data(), pre.max_patches, what);
+  return encode_pixels(model, pre.pixel_values.data(), pos.data(), pre.max_patches, what, enc.math);
 }
 
 }  // namespace
 
-std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const std::string& path, int image_tokens,
+std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const std::string& path, const MediaEncoding& enc,
                                                       const MediaLimits& limits) {
+  const int image_tokens = enc.image_tokens;
   const std::string what = "image '" + path + "'";
   (void)vision_of(model, what);
   const int budget = image_token_budget(image_tokens);
@@ -110,7 +112,7 @@ std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const 
     } catch (const Error& e) {
       throw Error("cannot read " + what + ": " + e.what());
     }
-    return encode_decoded(model, img, what, image_tokens);
+    return encode_decoded(model, img, what, enc);
   }
   auto f = SafetensorsFile::open(path);
   const TensorInfo* pv = f->find("pixel_values");
@@ -134,13 +136,13 @@ std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const 
     if (v < -1 || v > (1 << 20)) throw Error(what + ": image_position_ids holds an invalid position " + std::to_string(v));
     pos.push_back(int32_t(v));
   }
-  return encode_pixels(model, pixels.data(), pos.data(), n, what);
+  return encode_pixels(model, pixels.data(), pos.data(), n, what, enc.math);
 }
 
 std::shared_ptr<const EncodedMedia> encode_image_bytes(const Model& model, const std::string& bytes, const std::string& what,
-                                                       int image_tokens, const MediaLimits& limits) {
+                                                       const MediaEncoding& enc, const MediaLimits& limits) {
   (void)vision_of(model, what);
-  (void)image_token_budget(image_tokens);
+  (void)image_token_budget(enc.image_tokens);
   if (bytes.size() > limits.max_bytes)
     throw Error(what + " is " + std::to_string(bytes.size()) + " bytes, more than the limit of " + std::to_string(limits.max_bytes));
   media::Image img;
@@ -150,7 +152,7 @@ std::shared_ptr<const EncodedMedia> encode_image_bytes(const Model& model, const
   } catch (const Error& e) {
     throw Error("cannot read " + what + ": " + e.what());
   }
-  return encode_decoded(model, img, what, image_tokens);
+  return encode_decoded(model, img, what, enc);
 }
 
 std::shared_ptr<const EncodedMedia> encode_audio_bytes(const Model& model, const std::string& bytes, const std::string& what,

@@ -40,16 +40,23 @@ struct EncodedMedia {
 };
 using MediaList = std::vector<std::shared_ptr<const EncodedMedia>>;
 
+// How pictures become soft tokens.
+struct MediaEncoding {
+  int image_tokens = 0;                // the soft-token budget (0: the model's default)
+  TowerMath math = TowerMath::Exact;   // the vision tower's arithmetic (model/multimodal.h); the CLI's run,
+                                       // chat and serve default to Fast, logits and media to Exact
+};
+
 // The soft-token budget of an image: 70, 140, 280, 560 or 1120 (0: the model's default, 280).
 int image_token_budget(int requested);
 
-// An image file for `model`. `image_tokens`: the budget (0: default). Throws g4::Error naming the file
-// (no vision tower, unreadable or undecodable file, inconsistent pixel data).
-std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const std::string& path, int image_tokens = 0,
+// An image file for `model`. Throws g4::Error naming the file (no vision tower, unreadable or undecodable
+// file, inconsistent pixel data).
+std::shared_ptr<const EncodedMedia> encode_image_file(const Model& model, const std::string& path, const MediaEncoding& encoding = {},
                                                       const MediaLimits& limits = {});
 // The same for bytes already in memory (a request's data: URL); `what` names them in errors.
 std::shared_ptr<const EncodedMedia> encode_image_bytes(const Model& model, const std::string& bytes, const std::string& what,
-                                                       int image_tokens = 0, const MediaLimits& limits = {});
+                                                       const MediaEncoding& encoding = {}, const MediaLimits& limits = {});
 // Audio: refused with an error naming the model when it has no audio tower (26B/31B).
 std::shared_ptr<const EncodedMedia> encode_audio_file(const Model& model, const std::string& path, const MediaLimits& limits = {});
 std::shared_ptr<const EncodedMedia> encode_audio_bytes(const Model& model, const std::string& bytes, const std::string& what,
@@ -57,7 +64,7 @@ std::shared_ptr<const EncodedMedia> encode_audio_bytes(const Model& model, const
 
 // Soft tokens from pixel data already processed (the reference's pixel_values / image_position_ids).
 std::shared_ptr<const EncodedMedia> encode_pixels(const Model& model, const float* pixel_values, const int32_t* positions,
-                                                  int64_t n_patches, const std::string& what);
+                                                  int64_t n_patches, const std::string& what, TowerMath math);
 
 // A prompt with its media in place.
 struct MediaPrompt {

@@ -157,7 +157,7 @@ MediaList resolve_media(const Model& model, const std::vector<MediaRef>& refs, c
     }
     const std::string bytes = fetch_bytes(r, o, total);
     try {
-      out.push_back(r.kind == MediaKind::Image ? encode_image_bytes(model, bytes, what, o.image_tokens, o.limits)
+      out.push_back(r.kind == MediaKind::Image ? encode_image_bytes(model, bytes, what, o.encoding, o.limits)
                                                 : encode_audio_bytes(model, bytes, what, o.limits));
     } catch (const Error& e) {
       bad(r.where, e.what(), "invalid_media");

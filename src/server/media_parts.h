@@ -25,7 +25,7 @@ struct ServerMediaOptions {
   std::string media_dir;             // empty: file:// URLs refused
   MediaLimits limits;
   size_t max_request_bytes = 64u << 20;
-  int image_tokens = 0;              // 0: the default budget
+  MediaEncoding encoding;            // budget and tower arithmetic (`serve` defaults to TowerMath::Fast)
 };
 
 // An image_url / input_audio part at `where`: records it in `refs` and returns the template's part.

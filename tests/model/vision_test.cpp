@@ -41,10 +41,11 @@ std::vector<int32_t> positions_of(const MmReference& r) {
   return pos;
 }
 
-std::vector<float> encode_reference_image(const VisionTower& tower, const MmReference& ref, int64_t* n) {
+std::vector<float> encode_reference_image(const VisionTower& tower, const MmReference& ref, int64_t* n,
+                                          TowerMath math = TowerMath::Exact) {
   std::vector<float> pixels = ref.f32("pixel_values");
   std::vector<int32_t> pos = positions_of(ref);
-  return tower.encode(pixels.data(), pos.data(), int64_t(pos.size() / 2), n);
+  return tower.encode(pixels.data(), pos.data(), int64_t(pos.size() / 2), n, math);
 }
 
 // The prompt of the fixture with every placeholder run replaced by its soft tokens: images from the
@@ -98,6 +99,27 @@ TEST_P(VisionFixture, SoftTokensMatchTransformers) {
   const double e = test::rel_error(soft, want);
   std::printf("[%s] image soft tokens (%lld) rel error %.3g\n", GetParam().c_str(), (long long)n, e);
   EXPECT_LE(e, kTolerance);
+}
+
+// TowerMath::Fast (Q8_0 weights on the integer GEMM, bf16 attention tiles) is not exact: its error against
+// transformers is bounded loosely, and it must differ from Exact (else the fast path was not taken).
+TEST_P(VisionFixture, FastMathStaysCloseToTransformers) {
+  const std::string dir = test::fixture(GetParam());
+  MmReference ref = load_ref(dir);
+  auto model = load_model(dir);
+  const VisionTower& tower = *model->media()->vision;
+  int64_t n = 0, n_exact = 0;
+  std::vector<float> fast = encode_reference_image(tower, ref, &n, TowerMath::Fast);
+  std::vector<float> again = encode_reference_image(tower, ref, &n, TowerMath::Fast);  // the Q8_0 copies are reused
+  std::vector<float> exact = encode_reference_image(tower, ref, &n_exact);
+  std::vector<float> want = ref.f32("image_soft_tokens");
+  ASSERT_EQ(fast.size(), want.size());
+  EXPECT_EQ(n, n_exact);
+  EXPECT_EQ(fast, again);
+  const double e = test::rel_error(fast, want), e_exact = test::rel_error(exact, want);
+  std::printf("[%s] fast image soft tokens rel error %.3g (exact %.3g)\n", GetParam().c_str(), e, e_exact);
+  EXPECT_LE(e, 6e-2);
+  EXPECT_GT(e, e_exact) << "the fast path gave the exact result: was it taken?";
 }
 
 TEST_P(VisionFixture, PromptLogitsAndGreedyContinuationMatchTransformers) {
@@ -233,7 +255,7 @@ TEST(VisionTower, TinyProjectorSeedLoadsAndEncodes) {
   for (int y = 0; y < 3; ++y)
     for (int x = 0; x < 3; ++x) { pos.push_back(x); pos.push_back(y); }
   int64_t n = 0;
-  std::vector<float> out = mm->vision->encode(px.data(), pos.data(), 9, &n);
+  std::vector<float> out = mm->vision->encode(px.data(), pos.data(), 9, &n, TowerMath::Exact);
   EXPECT_EQ(n, 1);
   ASSERT_EQ(out.size(), 64u);
   for (float v : out) EXPECT_TRUE(std::isfinite(v));

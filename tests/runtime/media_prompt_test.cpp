@@ -35,7 +35,7 @@ Fixture load(const std::string& name) {
 std::shared_ptr<const EncodedMedia> image_of(const Fixture& f, float brighten = 0.0f) {
   std::vector<float> px = f.pixels;
   for (float& v : px) v = std::min(1.0f, v + brighten);
-  return encode_pixels(*f.model, px.data(), f.positions.data(), int64_t(f.positions.size() / 2), "fixture image");
+  return encode_pixels(*f.model, px.data(), f.positions.data(), int64_t(f.positions.size() / 2), "fixture image", TowerMath::Exact);
 }
 
 // The chat template's form: one placeholder per image, no markers.
