@@ -49,9 +49,33 @@ void check_cache_control(const Json& obj, const std::string& where) {
   if (!ttl.empty() && ttl != "5m" && ttl != "1h") bad(path(w, "ttl"), "'" + path(w, "ttl") + "' must be '5m' or '1h'");
 }
 
-// One user message's blocks: text gathers into user messages, each tool_result becomes a tool message
-// (in order).
-void user_message(const Json& content, const std::string& w, Json& out) {
+// One image block as a chat image_url part: base64 sources become data: URLs (the chat parser's media
+// handling decodes and checks them); url sources are passed on, to be refused there (nothing here fetches).
+Json image_part(const Json& b, const std::string& bw, MediaPaths& paths) {
+  refuse_unknown(b, bw, {"type", "source", "cache_control"});
+  const std::string sw = path(bw, "source");
+  if (!present(b, "source") || !b["source"].is_object()) bad(sw, "'" + sw + "' must be an object", "invalid_type");
+  const Json& s = b["source"];
+  const std::string kind = req_string(s, "type", sw);
+  if (kind == "base64") {
+    refuse_unknown(s, sw, {"type", "media_type", "data"});
+    const std::string mt = req_string(s, "media_type", sw);
+    if (mt != "image/png" && mt != "image/jpeg" && mt != "image/gif" && mt != "image/webp" && mt != "image/bmp")
+      bad(path(sw, "media_type"), "'" + path(sw, "media_type") + "' must be image/png, image/jpeg, image/gif, image/webp or image/bmp");
+    paths.add(bw, path(sw, "data"));
+    return {{"type", "image_url"}, {"image_url", {{"url", "data:" + mt + ";base64," + req_string(s, "data", sw)}}}};
+  }
+  if (kind == "url") {
+    refuse_unknown(s, sw, {"type", "url"});
+    paths.add(bw, path(sw, "url"));
+    return {{"type", "image_url"}, {"image_url", {{"url", req_string(s, "url", sw)}}}};
+  }
+  bad(path(sw, "type"), "'" + path(sw, "type") + "' must be 'base64' or 'url' (files are not stored here)");
+}
+
+// One user message's blocks: text and images gather into user messages, each tool_result becomes a tool
+// message (in order).
+void user_message(const Json& content, const std::string& w, Json& out, MediaPaths& paths) {
   if (content.is_string()) {
     out.push_back({{"role", "user"}, {"content", content}});
     return;
@@ -60,8 +84,22 @@ void user_message(const Json& content, const std::string& w, Json& out) {
   if (content.empty()) bad(w, "'" + w + "' must contain at least one content block");
   std::string text;
   bool has_text = false;
+  Json parts = Json::array();  // with an image: the message's text and image parts in order
+  auto flush_text = [&] {
+    if (has_text) parts.push_back({{"type", "text"}, {"text", text}});
+    text.clear();
+    has_text = false;
+  };
   auto flush = [&] {
-    if (has_text) out.push_back({{"role", "user"}, {"content", text}});
+    bool image = false;
+    for (const Json& p : parts) image = image || p["type"] == "image_url";
+    if (image) {
+      flush_text();
+      out.push_back({{"role", "user"}, {"content", parts}});
+    } else if (has_text) {
+      out.push_back({{"role", "user"}, {"content", text}});
+    }
+    parts = Json::array();
     text.clear();
     has_text = false;
   };
@@ -84,10 +122,13 @@ void user_message(const Json& content, const std::string& w, Json& out) {
         if (b["is_error"].get<bool>()) result = "Error: " + result;
       }
       out.push_back({{"role", "tool"}, {"tool_call_id", req_string(b, "tool_use_id", bw)}, {"content", result}});
-    } else if (type == "image" || type == "document" || type == "search_result") {
-      bad(bw, "content blocks of type '" + type + "' are not supported by this server (text only)", "unsupported_content");
+    } else if (type == "image") {
+      flush_text();
+      parts.push_back(image_part(b, bw, paths));
+    } else if (type == "document" || type == "search_result") {
+      bad(bw, "content blocks of type '" + type + "' are not supported by this server (text and images only)", "unsupported_content");
     } else {
-      bad(path(bw, "type"), "content blocks of type '" + type + "' are not allowed in a user message (text or tool_result)");
+      bad(path(bw, "type"), "content blocks of type '" + type + "' are not allowed in a user message (text, image or tool_result)");
     }
   }
   flush();
@@ -136,7 +177,7 @@ Json assistant_message(const Json& content, const std::string& w) {
   return m;
 }
 
-Json chat_messages(const Json& body) {
+Json chat_messages(const Json& body, MediaPaths& paths) {
   Json out = Json::array();
   if (present(body, "system")) out.push_back({{"role", "system"}, {"content", text_blocks(body["system"], "system")}});
   if (!present(body, "messages")) bad("messages", "'messages' is required", "missing_required_parameter");
@@ -151,7 +192,7 @@ Json chat_messages(const Json& body) {
     const std::string role = req_string(m, "role", w);
     if (!present(m, "content")) bad(path(w, "content"), "'" + path(w, "content") + "' is required", "missing_required_parameter");
     if (role == "user") {
-      user_message(m["content"], path(w, "content"), out);
+      user_message(m["content"], path(w, "content"), out, paths);
     } else if (role == "assistant") {
       if (i + 1 == msgs.size())
         unsupported(w, "'" + w + "': a final assistant message (prefill) is not supported; end with a user message");
@@ -247,6 +288,8 @@ std::string messages_param(const std::string& p) {
   if (p == "stop") return "stop_sequences";
   if (p == "enable_thinking") return "thinking";
   if (p == "user") return "metadata.user_id";
+  // Image blocks' fields are already named in this API's terms (MediaPaths: "messages[0].content[1].source.data").
+  if (p.rfind("messages", 0) == 0 && p.find(".source") != std::string::npos) return p;
   if (p.rfind("messages", 0) == 0) return "messages";  // chat messages do not map one to one
   if (p.rfind("tools[", 0) == 0) {
     std::string q = p;
@@ -269,7 +312,8 @@ MessagesRequest parse_messages_request(const Json& body, const ParseContext& ctx
     refuse_unknown(body, "", {"model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p", "top_k",
                               "tools", "tool_choice", "thinking", "metadata", "service_tier", "cache_control"});
   check_cache_control(body, "");
-  Json chat = {{"messages", chat_messages(body)}};
+  MediaPaths media_paths;
+  Json chat = {{"messages", chat_messages(body, media_paths)}};
   if (!present(body, "model")) bad("model", "'model' is required", "missing_required_parameter");
   chat["model"] = body["model"];
   if (!count_tokens) {
@@ -311,6 +355,7 @@ MessagesRequest parse_messages_request(const Json& body, const ParseContext& ctx
   } catch (const ApiError& e) {
     throw renamed(e, messages_param);
   }
+  media_paths.apply(r.chat.media);
   return r;
 }
 

@@ -13,13 +13,15 @@
 //   model              required; any name is accepted; the answer names the served model
 //   max_tokens         required, >= 1
 //   messages           roles user and assistant; content a string or blocks:
-//                        user: text, tool_result {tool_use_id, content: a string or text blocks,
+//                        user: text, image {source: base64 {media_type image/png|jpeg|gif|webp|bmp, data},
+//                          or url (refused by the media code: nothing is fetched)}, tool_result {tool_use_id,
+//                          content: a string or text blocks,
 //                          is_error: the result is shown to the model prefixed with "Error: "}
 //                        assistant: text, tool_use {id, name, input}, thinking {thinking, signature}
 //                          passed back (its text becomes the turn's reasoning; signatures are not checked:
 //                          the client sends the whole conversation anyway, so an edited thought is no
 //                          different from any other text it sends)
-//                      Text blocks of one message are joined with "\n". Refused: images, documents,
+//                      Text blocks of one message are joined with "\n". Refused: documents,
 //                      redacted_thinking (never produced here), server-tool blocks, citations, and a
 //                      final assistant message (prefill: continuing a partial answer is not supported).
 //   system             a string or text blocks (joined with "\n"), shown first as the system turn

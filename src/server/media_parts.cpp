@@ -96,7 +96,7 @@ namespace {
 
 std::string fetch_bytes(const MediaRef& r, const ServerMediaOptions& o, size_t& total) {
   const std::string& url = r.url;
-  const std::string field = r.where + (r.kind == MediaKind::Image ? ".image_url.url" : ".input_audio.data");
+  const std::string field = !r.field.empty() ? r.field : r.where + (r.kind == MediaKind::Image ? ".image_url.url" : ".input_audio.data");
   std::string bytes;
   if (starts_with(url, "data:")) {
     const size_t comma = url.find(',');
@@ -127,7 +127,7 @@ std::string fetch_bytes(const MediaRef& r, const ServerMediaOptions& o, size_t& 
                      "media_too_large");
     bytes = read_text_file(ps);
   } else if (starts_with(url, "http://") || starts_with(url, "https://")) {
-    bad(field, "remote URLs are not fetched by this server: send the image as a base64 data: URL", "remote_url_refused");
+    bad(field, "'" + field + "': remote URLs are not fetched by this server: send the image as a base64 data: URL", "remote_url_refused");
   } else {
     bad(field, "'" + field + "' must be a data: URL (or file:// inside --media-dir)");
   }
@@ -138,6 +138,14 @@ std::string fetch_bytes(const MediaRef& r, const ServerMediaOptions& o, size_t& 
 }
 
 }  // namespace
+
+void MediaPaths::apply(std::vector<MediaRef>& refs) const {
+  if (refs.size() != where.size()) return;  // a mapping that lost count: keep the chat names rather than guess
+  for (size_t i = 0; i < refs.size(); ++i) {
+    refs[i].where = where[i];
+    refs[i].field = field[i];
+  }
+}
 
 MediaList resolve_media(const Model& model, const std::vector<MediaRef>& refs, const ServerMediaOptions& o) {
   if (int(refs.size()) > o.limits.max_items)

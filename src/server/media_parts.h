@@ -19,6 +19,16 @@ struct MediaRef {
   std::string url;      // image_url.url, or the audio data
   std::string format;   // input_audio.format ("wav", "mp3")
   std::string where;    // "messages[1].content[0]", for errors
+  std::string field;    // the field holding the bytes, for errors ("" : where + ".image_url.url" / ".input_audio.data")
+};
+
+// Where each media item was in a request of another API that was mapped onto a chat request (the
+// Responses API's input items, the Messages API's blocks), in the order the mapping wrote them.
+struct MediaPaths {
+  std::vector<std::string> where, field;
+  void add(std::string w, std::string f) { where.push_back(std::move(w)), field.push_back(std::move(f)); }
+  // Names the chat request's media by these paths (errors then name the field the client sent).
+  void apply(std::vector<MediaRef>& refs) const;
 };
 
 struct ServerMediaOptions {

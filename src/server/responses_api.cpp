@@ -33,8 +33,10 @@ std::string parts_text(const Json& content, const std::string& where, bool assis
     } else if (assistant && type == "refusal") {
       refuse_unknown(part, pw, {"type", "refusal"});
       out += req_string(part, "refusal", pw);  // what the assistant said instead of an answer
-    } else if (type == "input_image" || type == "input_file" || type == "input_audio") {
-      bad(pw, "content parts of type '" + type + "' are not supported by this server (text only)", "unsupported_content");
+    } else if (type == "input_image" || type == "input_audio") {
+      bad(pw, "content parts of type '" + type + "' are allowed in user messages only", "unsupported_content");
+    } else if (type == "input_file") {
+      bad(pw, "content parts of type 'input_file' are not supported by this server (send images as input_image)", "unsupported_content");
     } else {
       bad(path(pw, "type"), "content parts of type '" + type + "' are not allowed here (" +
                                 (assistant ? "output_text, refusal or input_text" : "input_text") + ")");
@@ -43,10 +45,43 @@ std::string parts_text(const Json& content, const std::string& where, bool assis
   return out;
 }
 
+// A user message's content with pictures or sound: the chat parts in order (input_text -> text,
+// input_image -> image_url, input_audio as in chat), for the chat parser's media handling (which resolves
+// and checks the media and names the field in its errors). Null when the content has no media parts.
+Json media_parts(const Json& content, const std::string& where, MediaPaths& paths) {
+  if (!content.is_array()) return nullptr;
+  bool any = false;
+  for (const Json& p : content)
+    any = any || (p.is_object() && (p.value("type", "") == "input_image" || p.value("type", "") == "input_audio"));
+  if (!any) return nullptr;
+  Json parts = Json::array();
+  for (size_t i = 0; i < content.size(); ++i) {
+    const Json& part = content[i];
+    const std::string pw = where + "[" + std::to_string(i) + "]";
+    const std::string type = part.is_object() ? part.value("type", "") : "";
+    if (type == "input_image") {
+      refuse_unknown(part, pw, {"type", "image_url", "detail", "file_id"});
+      if (present(part, "file_id")) unsupported(path(pw, "file_id"), "'" + path(pw, "file_id") + "': this server stores no files; send the image as a base64 data: URL in image_url");
+      Json url = {{"url", req_string(part, "image_url", pw)}};
+      if (present(part, "detail")) url["detail"] = part["detail"];  // the chat parser accepts "auto" and names the rest
+      parts.push_back({{"type", "image_url"}, {"image_url", url}});
+      paths.add(pw, path(pw, "image_url"));
+    } else if (type == "input_audio") {
+      refuse_unknown(part, pw, {"type", "input_audio"});
+      parts.push_back(part);
+      paths.add(pw, path(pw, "input_audio.data"));
+    } else {
+      parts.push_back({{"type", "text"}, {"text", parts_text(Json::array({part}), pw, false)}});
+    }
+  }
+  return parts;
+}
+
 // The input items as chat messages.
 class InputMapper {
  public:
   Json messages = Json::array();
+  MediaPaths media_paths;  // where each input_image / input_audio was
 
   void item(const Json& it, const std::string& w) {
     if (!it.is_object()) bad(w, "'" + w + "' must be an object", "invalid_type");
@@ -72,7 +107,10 @@ class InputMapper {
     refuse_unknown(it, w, {"type", "role", "content", "id", "status"});
     const std::string role = req_string(it, "role", w);
     if (!present(it, "content")) bad(path(w, "content"), "'" + path(w, "content") + "' is required", "missing_required_parameter");
-    if (role == "user" || role == "system" || role == "developer") {
+    if (role == "user") {
+      Json parts = media_parts(it["content"], path(w, "content"), media_paths);
+      messages.push_back({{"role", role}, {"content", parts.is_null() ? Json(parts_text(it["content"], path(w, "content"), false)) : parts}});
+    } else if (role == "system" || role == "developer") {
       messages.push_back({{"role", role}, {"content", parts_text(it["content"], path(w, "content"), false)}});
     } else if (role == "assistant") {
       Json m = {{"role", "assistant"}, {"content", parts_text(it["content"], path(w, "content"), true)}};
@@ -145,7 +183,7 @@ class InputMapper {
   std::string pending_reasoning_, reasoning_where_;
 };
 
-Json input_messages(const Json& body) {
+Json input_messages(const Json& body, MediaPaths& media_paths) {
   InputMapper in;
   if (present(body, "instructions")) {
     if (!body["instructions"].is_string()) bad("instructions", "'instructions' must be a string", "invalid_type");
@@ -162,6 +200,7 @@ Json input_messages(const Json& body) {
   } else {
     bad("input", "'input' must be a string or an array of input items", "invalid_type");
   }
+  media_paths = in.media_paths;
   return in.messages;
 }
 
@@ -320,7 +359,8 @@ ResponsesRequest parse_responses_request(const Json& body, const ParseContext& c
                             "background", "truncation", "include"});
   only_values(body);
   ResponsesRequest r;
-  Json chat = {{"messages", input_messages(body)}};
+  MediaPaths media_paths;
+  Json chat = {{"messages", input_messages(body, media_paths)}};
   for (const char* k : {"model", "temperature", "top_p", "stream", "parallel_tool_calls", "metadata", "service_tier", "user",
                         "safety_identifier", "prompt_cache_key"})
     if (present(body, k)) chat[k] = body[k];
@@ -341,6 +381,7 @@ ResponsesRequest parse_responses_request(const Json& body, const ParseContext& c
   } catch (const ApiError& e) {
     throw renamed(e, responses_param);
   }
+  media_paths.apply(r.chat.media);
   r.echo = {{"instructions", body.value("instructions", Json())},
             {"max_output_tokens", body.value("max_output_tokens", Json())},
             {"metadata", present(body, "metadata") ? body["metadata"] : Json::object()},

@@ -8,7 +8,9 @@
 //   model              required; any name is accepted (one model is served); the response names the real one
 //   input              a string (one user message) or a list of items:
 //                        message (type "message" or none; roles user, system, developer with input_text
-//                          parts or a string; role assistant with output_text / refusal / input_text parts
+//                          parts or a string; a user message may also hold input_image {image_url: a
+//                          data: URL, detail "auto"; file_id refused} and input_audio {input_audio: {data,
+//                          format}} parts, taken as chat completions' image_url / input_audio; role assistant with output_text / refusal / input_text parts
 //                          or a string; id, status and an output_text's annotations and logprobs are
 //                          accepted as the metadata of an earlier answer)
 //                        function_call {call_id, name, arguments, id, status}: joins the assistant turn
@@ -17,8 +19,8 @@
 //                        reasoning {id, summary, content, status} passed back: its reasoning_text (or
 //                          else summary_text) becomes the reasoning of the assistant turn after it;
 //                          encrypted_content is refused (this server never produces it)
-//                      item_reference and every other item type are refused (nothing is stored; images,
-//                      files and audio are not supported).
+//                      item_reference and every other item type are refused (nothing is stored; input_file
+//                      is not supported).
 //   instructions       a system message before the input
 //   tools              function tools in the flat shape {type: "function", name, description, parameters,
 //                      strict}; built-in tools (web_search, file_search, mcp, custom, ...) are refused

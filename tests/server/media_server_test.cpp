@@ -1,5 +1,5 @@
 // Pictures and sound through a running `gemma4 serve`, driven by the official `openai` npm client
-// (tests/server/openai_media_client.cjs): image_url parts (base64 data: URLs, several per message) and
+// and `@anthropic-ai/sdk` clients (tests/server/media_client.cjs): image_url parts (base64 data: URLs, several per message) and
 // input_audio parts on the demo model with towers (`demo-model --media`: random weights, the real
 // vocabulary and chat template). The fixtures prove the towers exact; this proves the path a real client
 // takes: the prompt grows by exactly the soft tokens the processor gives each item (plus its begin and end
@@ -96,7 +96,7 @@ TEST_F(MediaServerTest, OpenAIClientImagesAndAudio) {
 
   const std::string args = "http://127.0.0.1:" + std::to_string(server_.port) + " " + kKey + " demo '" + dir_ + "' " +
                            std::to_string(counts[0]) + " " + std::to_string(counts[1]) + " " + std::to_string(audio_tokens);
-  g4::test::run_node_client("openai_media_client.cjs", "openai", args);
+  g4::test::run_node_client("media_client.cjs", "@anthropic-ai/sdk", args);
 }
 
 }  // namespace

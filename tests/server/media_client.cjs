@@ -1,7 +1,8 @@
-// Drives a running `gemma4 serve` (a model with vision and audio towers) with the official `openai` npm
-// package: image_url parts as base64 data: URLs, several per message, input_audio parts, streaming, the
-// prefix cache across repeated pictures, and the errors a client gets for bad media.
-// Usage: node openai_media_client.cjs BASE_URL API_KEY MODEL_ID DIR N_A N_B N_AUDIO
+// Drives a running `gemma4 serve` (a model with vision and audio towers) with the official `openai` and
+// `@anthropic-ai/sdk` npm packages: chat completions' image_url parts as base64 data: URLs, several per
+// message, input_audio parts, streaming, the prefix cache across repeated pictures, the errors a client
+// gets for bad media; the Responses API's input_image / input_audio and the Messages API's image blocks.
+// Usage: node media_client.cjs BASE_URL API_KEY MODEL_ID DIR N_A N_B N_AUDIO
 //   DIR holds a.png, b.png, a2.png (a's size, other pixels), tone.wav and corrupt.png; N_A / N_B / N_AUDIO are
 //   the soft tokens the processor gives a.png (and a2.png), b.png and tone.wav, computed by the caller.
 // The model has random weights: checks rely on greedy decoding and on token counts, never on the words.
@@ -11,9 +12,11 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const OpenAI = require('openai');
+const Anthropic = require('@anthropic-ai/sdk');
 
 const [base, apiKey, model, dir, nA, nB, nAudio] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0, timeout: 120000 });
+const anthropic = new Anthropic({ baseURL: base, apiKey, maxRetries: 0, timeout: 120000 });
 const N_A = Number(nA), N_B = Number(nB), N_AUDIO = Number(nAudio);
 
 const results = [];
@@ -134,6 +137,49 @@ async function expect400(content, fragment) {
   await check('an unknown image_url field is refused by name', async () => {
     await expect400([text('Look.'), { type: 'image_url', image_url: { url: `data:image/png;base64,${b64('a.png')}`, detail: 'high' } }],
       'detail');
+  });
+
+  await check('Responses API: input_image (data: URL) and input_audio add their soft tokens', async () => {
+    const q = { type: 'input_text', text: 'What is in the picture?' };
+    const base = await client.responses.create({ model, temperature: 0, max_output_tokens: 4, input: [{ role: 'user', content: [q] }] });
+    const img = await client.responses.create({
+      model, temperature: 0, max_output_tokens: 4,
+      input: [{ role: 'user', content: [q, { type: 'input_image', image_url: `data:image/png;base64,${b64('a.png')}` }] }],
+    });
+    assert.equal(img.usage.input_tokens - base.usage.input_tokens, N_A + 2);
+    const snd = await client.responses.create({
+      model, temperature: 0, max_output_tokens: 4,
+      input: [{ role: 'user', content: [q, { type: 'input_audio', input_audio: { data: b64('tone.wav'), format: 'wav' } }] }],
+    });
+    assert.equal(snd.usage.input_tokens - base.usage.input_tokens, N_AUDIO + 2);
+    await assert.rejects(client.responses.create({
+      model, max_output_tokens: 4, input: [{ role: 'user', content: [q, { type: 'input_image', file_id: 'file_1' }] }],
+    }), (e) => e.status === 400 && e.message.includes('file_id'));
+    // Media errors name the Responses field, not the chat message it was mapped onto.
+    await assert.rejects(client.responses.create({
+      model, max_output_tokens: 4, instructions: 'Be brief.',
+      input: [{ role: 'user', content: [q, { type: 'input_image', image_url: `data:image/png;base64,${b64('corrupt.png')}` }] }],
+    }), (e) => e.status === 400 && e.param === 'input[0].content[1]' && e.message.includes('input[0].content[1]'));
+  });
+
+  await check('Messages API (Anthropic): base64 image blocks add their soft tokens; url sources are refused', async () => {
+    const q = { type: 'text', text: 'What is in the picture?' };
+    const base = await anthropic.messages.create({ model, max_tokens: 4, temperature: 0, messages: [{ role: 'user', content: [q] }] });
+    const img = await anthropic.messages.create({
+      model, max_tokens: 4, temperature: 0,
+      messages: [{ role: 'user', content: [q, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64('b.png') } }] }],
+    });
+    // Anthropic's input_tokens leave out what the prompt cache supplied.
+    const total = (u) => u.input_tokens + (u.cache_read_input_tokens || 0) + (u.cache_creation_input_tokens || 0);
+    assert.equal(total(img.usage) - total(base.usage), N_B + 2);
+    const counted = await anthropic.messages.countTokens({
+      model, messages: [{ role: 'user', content: [q, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64('b.png') } }] }],
+    });
+    assert.equal(counted.input_tokens, total(img.usage));
+    await assert.rejects(anthropic.messages.create({
+      model, max_tokens: 4,
+      messages: [{ role: 'user', content: [q, { type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } }] }],
+    }), (e) => e.status === 400 && e.message.includes('remote URLs are not fetched') && e.message.includes('messages[0].content[1].source.url'));
   });
 
   const failed = results.filter(([ok]) => !ok).length;
