@@ -21,6 +21,7 @@
 
 #include "quant/amx_tiles.h"
 #include "quant/gemm_bf16.h"
+#include "quant/kernels_impl.h"
 
 // The target options come after every header (see kernels_avx512.cpp).
 #if defined(__clang__)
@@ -95,10 +96,11 @@ inline void c_end(const CTile& c, size_t ldy, bool first, float* scratch) {
 }
 
 // C[s][g] (+)= A_s B_g over nk blocks: a = strip 0's first block (strip 1 a_strip elements on), b = group
-// 0's first block (group 1 nk blocks on). S: strips (1 or 2). c: C[0][0], C[0][1], C[1][0], C[1][1].
+// 0's first block (group 1 nk blocks on). S: strips (1 or 2). c: C[0][0], C[0][1], C[1][0], C[1][1]. pf
+// takes a step per block.
 template <int S>
 void unit(const uint16_t* a, size_t a_strip, const uint16_t* b, int64_t nk, const CTile* c, size_t ldy, bool first,
-          float* scratch) {
+          float* scratch, PanelPrefetch& pf) {
   // GCC's tileloadd asm does not declare that it reads memory: y, the panel and the activations must be
   // in memory before the tile loads.
   __asm__ volatile("" ::: "memory");
@@ -111,6 +113,7 @@ void unit(const uint16_t* a, size_t a_strip, const uint16_t* b, int64_t nk, cons
   const uint16_t* b1 = b + size_t(nk) * kBlk;
   for (int64_t k = 0; k < nk; ++k) {
     const size_t o = size_t(k) * kBlk;
+    pf.step();
     _tile_loadd(4, a + o, 64);
     _tile_loadd(6, b + o, 64);
     _tile_loadd(7, b1 + o, 64);
@@ -146,6 +149,7 @@ void gemm_bf16_amx(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1, f
   static thread_local AlignedPanel panel_store;
   uint16_t* panel = panel_store.get(size_t(kPanelRows / 16) * size_t(chunk) * kBlk);
   alignas(64) float scratch[16 * 16];
+  PanelPrefetch pf;
   configure_tiles();
   uint64_t panels = 0;
   for (int64_t rb = r0; rb < r1; rb += kPanelRows) {
@@ -155,6 +159,14 @@ void gemm_bf16_amx(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1, f
       const int64_t nk = std::min(chunk, nkb - kb0);
       const bool first = kb0 == 0;
       repack_bf16_panel(w, rb, nrows, 2 * pairs, kb0, nk, panel);
+      // The next panel's weights are fetched into L2 while this one is multiplied: repacking from memory
+      // cost as much as the products at 512 tokens.
+      const int64_t steps = int64_t((n_tiles + 1) / 2) * pairs * nk;
+      if (kb0 + chunk < nkb)
+        pf.start(w, rb, nrows, kb0 + chunk, std::min(chunk, nkb - kb0 - chunk), steps);
+      else
+        pf.start(w, rb + kPanelRows, int(std::clamp<int64_t>(r1 - rb - kPanelRows, 0, kPanelRows)), 0,
+                 std::min(chunk, nkb), steps);
       for (size_t tile = 0; tile < n_tiles; tile += 2) {
         const uint16_t* at = a.a + (tile * size_t(nkb) + size_t(kb0)) * kBlk;
         const bool two = tile + 1 < n_tiles;
@@ -166,10 +178,11 @@ void gemm_bf16_amx(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1, f
           float* yt1 = yt + kTok * ldy;
           const CTile c[4] = {{yt, nt0, nr0}, {yt + 16, nt0, nr1}, {yt1, nt1, nr0}, {yt1 + 16, nt1, nr1}};
           const uint16_t* b = panel + size_t(2 * sp) * size_t(nk) * kBlk;
-          if (two) unit<2>(at, strip, b, nk, c, ldy, first, scratch);
-          else unit<1>(at, strip, b, nk, c, ldy, first, scratch);
+          if (two) unit<2>(at, strip, b, nk, c, ldy, first, scratch, pf);
+          else unit<1>(at, strip, b, nk, c, ldy, first, scratch, pf);
         }
       }
+      pf.finish();
       ++panels;
     }
   }

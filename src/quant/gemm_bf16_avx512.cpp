@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "quant/gemm_bf16.h"
+#include "quant/kernels_impl.h"
 #include "quant/simd_math.h"
 
 // The target options come after every header, so that no standard-library or project inline function is
@@ -66,13 +67,15 @@ inline __m512i load32(const uint8_t* row, int64_t c0, int64_t cols) {
 
 template <WType T>
 void repack(const Weight& w, int64_t r, int nrows, int groups, int64_t kb0, int64_t nk, uint16_t* panel) {
+  const size_t row_bytes = w.row_bytes();
   for (int g = 0; g < groups; ++g) {
     for (int64_t kb = 0; kb < nk; ++kb) {
       __m512i v[16];
-      for (int i = 0; i < 16; ++i) {
-        const int row = 16 * g + i;
-        v[i] = row < nrows ? load32<T>(w.row_ptr(r + row), (kb0 + kb) * 32, w.cols) : _mm512_setzero_si512();
-      }
+      const int valid = std::clamp(nrows - 16 * g, 0, 16);
+      const uint8_t* row0 = w.data + size_t(r + 16 * g) * row_bytes;
+      #pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        v[i] = i < valid ? load32<T>(row0 + size_t(i) * row_bytes, (kb0 + kb) * 32, w.cols) : _mm512_setzero_si512();
       // Row i's pair p to B row p, lane i.
       simd::transpose16x16_epi32(v);
       uint16_t* out = panel + size_t(g * nk + kb) * kBlk;
@@ -176,12 +179,20 @@ void gemm_bf16_avx512(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1
   static thread_local AlignedPanel panel_store;
   uint16_t* panel = panel_store.get(size_t(kPanelRows / 16) * size_t(chunk) * kBlk);
   uint64_t panels = 0;
+  PanelPrefetch pf;
   for (int64_t rb = r0; rb < r1; rb += kPanelRows) {
     const int nrows = int(std::min<int64_t>(kPanelRows, r1 - rb));
     const int pairs = (nrows + 31) / 32;  // 32-row groups
     for (int64_t kb0 = 0; kb0 < nkb; kb0 += chunk) {
       const int64_t nk = std::min(chunk, nkb - kb0);
       repack_bf16_panel(w, rb, nrows, 2 * pairs, kb0, nk, panel);
+      // The next panel's weights are fetched into L2 while this one is multiplied (as in the AMX GEMM).
+      const int64_t steps = int64_t(n_tiles) * pairs * 2;
+      if (kb0 + chunk < nkb)
+        pf.start(w, rb, nrows, kb0 + chunk, std::min(chunk, nkb - kb0 - chunk), steps);
+      else
+        pf.start(w, rb + kPanelRows, int(std::clamp<int64_t>(r1 - rb - kPanelRows, 0, kPanelRows)), 0,
+                 std::min(chunk, nkb), steps);
       for (size_t tile = 0; tile < n_tiles; ++tile) {
         const uint16_t* at = a.a + (tile * size_t(nkb) + size_t(kb0)) * kBlk;
         for (int sp = 0; sp < pairs; ++sp) {
@@ -191,11 +202,13 @@ void gemm_bf16_avx512(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1
             const size_t t0 = tile * kTok + size_t(half * kMt);
             if (t0 >= a.n_tokens) break;
             const int nt = int(std::min<size_t>(kMt, a.n_tokens - t0));
+            pf.step();
             micro(at + size_t(half * kMt * 32), b0, b0 + size_t(nk) * kBlk, nk, y + t0 * ldy + size_t(rb + 32 * sp),
                   ldy, nt, m0, m1, kb0 == 0);
           }
         }
       }
+      pf.finish();
       ++panels;
     }
   }
