@@ -4,8 +4,9 @@
 // x 32 columns), B = tmm6, 7 (each group's 16 pair-rows x 16 rows); all 16 rows x 64 bytes. Per 32
 // columns: four tile loads and four products, the C tiles staying in the tile unit over a whole chunk of
 // columns (unlike the integer GEMM, whose per-block scales make it store every product). Loops, outermost
-// first: panels of 256 rows, chunks of up to 512 columns (the panel's chunk, 256 KiB, stays in L2), pairs
-// of 16-token tiles (their chunk, 32 KiB, stays in L1), the panel's 32-row groups.
+// first: panels of 128 rows, chunks of up to 2048 columns (the repacked panel, 512 KiB, stays in L2), pairs
+// of 16-token tiles (their chunk of activations, up to 128 KiB, prefetched into L2 during the pair
+// before), the panel's 32-row groups. The next panel's weights are prefetched likewise.
 //
 // A C tile that covers 16 valid tokens and 16 valid rows goes between y and the tile unit directly (loaded
 // from y for the later chunks of a row); an edge tile starts from zero and is added into y through a
@@ -37,7 +38,7 @@ namespace {
 
 constexpr int kTok = kBf16TokenTile;
 constexpr int kBlk = kBf16BlockElems;
-constexpr int kPanelRows = 256;
+constexpr int kPanelRows = kBf16PanelRows;
 
 void configure_tiles() {
   AmxTileConfig cfg;
@@ -95,12 +96,27 @@ inline void c_end(const CTile& c, size_t ldy, bool first, float* scratch) {
   }
 }
 
+// The next pair of token tiles' activations (two ranges of `lines` 64-byte lines) brought into L2 a few
+// lines per block multiplied: tile loads execute in order, so one that misses L2 stalls the tile unit, and
+// with thousands of tokens the activations of a chunk no longer fit in L2.
+struct ActPrefetch {
+  const char* p0 = nullptr;
+  const char* p1 = nullptr;
+  int64_t lines = 0, next = 0, per_step = 0;
+  void step() {
+    for (const int64_t end = std::min(lines, next + per_step); next < end; ++next) {
+      _mm_prefetch(p0 + 64 * next, _MM_HINT_T1);
+      _mm_prefetch(p1 + 64 * next, _MM_HINT_T1);
+    }
+  }
+};
+
 // C[s][g] (+)= A_s B_g over nk blocks: a = strip 0's first block (strip 1 a_strip elements on), b = group
 // 0's first block (group 1 nk blocks on). S: strips (1 or 2). c: C[0][0], C[0][1], C[1][0], C[1][1]. pf
 // takes a step per block.
 template <int S>
 void unit(const uint16_t* a, size_t a_strip, const uint16_t* b, int64_t nk, const CTile* c, size_t ldy, bool first,
-          float* scratch, PanelPrefetch& pf) {
+          float* scratch, PanelPrefetch& pf, ActPrefetch& ap) {
   // GCC's tileloadd asm does not declare that it reads memory: y, the panel and the activations must be
   // in memory before the tile loads.
   __asm__ volatile("" ::: "memory");
@@ -114,6 +130,7 @@ void unit(const uint16_t* a, size_t a_strip, const uint16_t* b, int64_t nk, cons
   for (int64_t k = 0; k < nk; ++k) {
     const size_t o = size_t(k) * kBlk;
     pf.step();
+    ap.step();
     _tile_loadd(4, a + o, 64);
     _tile_loadd(6, b + o, 64);
     _tile_loadd(7, b1 + o, 64);
@@ -172,14 +189,21 @@ void gemm_bf16_amx(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1, f
         const bool two = tile + 1 < n_tiles;
         const int nt0 = int(std::min<size_t>(kTok, a.n_tokens - tile * kTok));
         const int nt1 = two ? int(std::min<size_t>(kTok, a.n_tokens - (tile + 1) * kTok)) : 0;
+        ActPrefetch ap;
+        if (tile + 2 < n_tiles) {
+          ap.p0 = reinterpret_cast<const char*>(at + 2 * strip);
+          ap.p1 = tile + 3 < n_tiles ? ap.p0 + 2 * strip : ap.p0;
+          ap.lines = nk * kBlk * 2 / 64;
+          ap.per_step = (ap.lines + pairs * nk - 1) / (pairs * nk);
+        }
         for (int sp = 0; sp < pairs; ++sp) {
           const int nr0 = std::clamp(nrows - 32 * sp, 0, 16), nr1 = std::clamp(nrows - 32 * sp - 16, 0, 16);
           float* yt = y + tile * kTok * ldy + size_t(rb + 32 * sp);
           float* yt1 = yt + kTok * ldy;
           const CTile c[4] = {{yt, nt0, nr0}, {yt + 16, nt0, nr1}, {yt1, nt1, nr0}, {yt1 + 16, nt1, nr1}};
           const uint16_t* b = panel + size_t(2 * sp) * size_t(nk) * kBlk;
-          if (two) unit<2>(at, strip, b, nk, c, ldy, first, scratch, pf);
-          else unit<1>(at, strip, b, nk, c, ldy, first, scratch, pf);
+          if (two) unit<2>(at, strip, b, nk, c, ldy, first, scratch, pf, ap);
+          else unit<1>(at, strip, b, nk, c, ldy, first, scratch, pf, ap);
         }
       }
       pf.finish();

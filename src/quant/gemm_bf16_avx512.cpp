@@ -3,9 +3,9 @@
 //
 // Micro-kernel: 8 tokens x 32 rows (two 16-row groups) of f32 accumulators in 16 registers; per pair of
 // columns, the two groups' 64-byte weight rows are loaded once and each token's bf16 pair is broadcast from
-// memory into the dot product (vdpbf16ps zmm, zmm, m32{1to16}). Loops, outermost first: panels of 256 rows,
-// chunks of columns (the panel's chunk, 256 KiB, stays in L2), 16-token tiles (16 KiB of activations,
-// in L1), 32-row groups of the panel, the two 8-token halves of the tile.
+// memory into the dot product (vdpbf16ps zmm, zmm, m32{1to16}). Loops, outermost first: panels of 128 rows,
+// chunks of up to 2048 columns (the repacked panel, 512 KiB, stays in L2), 16-token tiles (up to 64 KiB
+// of activations), 32-row groups of the panel, the two 8-token halves of the tile.
 // GCC 12's AVX-512 intrinsic headers trip its own uninitialized-variable warnings (masked loads).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -39,7 +39,7 @@ std::atomic<uint64_t> g_panels[2];  // [0]: AVX-512 BF16, [1]: AMX
 
 constexpr int kTok = kBf16TokenTile;
 constexpr int kBlk = kBf16BlockElems;
-constexpr int kPanelRows = 256;
+constexpr int kPanelRows = kBf16PanelRows;
 
 __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
 

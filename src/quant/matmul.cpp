@@ -81,16 +81,14 @@ impl::RowsFn rows_fn(Isa isa, WType t) {
   }
 }
 
-// AMX-BF16 instead of the AVX-512 BF16 GEMM (MatmulMath::Fast) from this many tokens.
-constexpr size_t kAmxBf16MinTokens = 16;
-
 // The bf16 GEMM that multiplies n_tokens tokens by float weights with MatmulMath::Fast at level isa, or
-// FloatGemm where there is none (no bf16 instructions, too few tokens): those calls are exact.
+// FloatGemm where there is none (no bf16 instructions, too few tokens): those calls are exact. From 8 tokens
+// on, the bf16 GEMMs beat the exact ones, and AMX-BF16 beats AVX-512 BF16 (measured with matmul_bench).
 MatmulPath bf16_gemm_for(Isa isa, size_t n_tokens) {
 #if G4_X86
   const CpuFeatures& f = cpu_features();
   if (!avx512_level(isa) || !f.avx512bf16 || n_tokens < kFloatGemmMinTokens) return MatmulPath::FloatGemm;
-  if (isa == Isa::Amx && f.amx_bf16 && n_tokens >= kAmxBf16MinTokens) return MatmulPath::AmxBf16Gemm;
+  if (isa == Isa::Amx && f.amx_bf16) return MatmulPath::AmxBf16Gemm;
   return MatmulPath::Avx512Bf16Gemm;
 #else
   (void)isa, (void)n_tokens;

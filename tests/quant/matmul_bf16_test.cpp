@@ -141,7 +141,7 @@ void check_fast(const FastPath& fp, WType t, int64_t rows, int64_t cols, size_t 
                          kernels::matmul_path_name(kernels::matmul_path(t, n, MatmulMath::Fast)) +
                          " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + " n=" + std::to_string(n);
   const MatmulPath path = kernels::matmul_path(t, n, MatmulMath::Fast);
-  if (n >= 16) {
+  if (n >= 8) {
     ASSERT_EQ(path, fp.path) << at;
   }
   std::vector<float> y(n * size_t(rows), -12345.0f);
@@ -156,9 +156,8 @@ void check_fast(const FastPath& fp, WType t, int64_t rows, int64_t cols, size_t 
 
 }  // namespace
 
-// Every bf16 path this CPU has, BF16 weights of awkward shapes, token counts around the switch-overs
-// (7 and below: exact; 8..15: the AVX-512 BF16 GEMM; 16 and up: AMX where the level has it) and both
-// sides of the 16-token tiles and pairs of tiles.
+// Every bf16 path this CPU has, BF16 weights of awkward shapes, token counts around the switch-over
+// (7 and below: exact; 8 and up: the bf16 GEMM) and both sides of the 16-token tiles and pairs of tiles.
 TEST(MatmulBf16, FastWithinBf16RoundingOfActivations) {
   ThreadPool pool(2);
   for (const FastPath& fp : fast_paths()) {
