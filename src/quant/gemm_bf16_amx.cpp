@@ -199,7 +199,7 @@ void gemm_bf16_amx(const Weight& w, const Bf16Acts& a, int64_t r0, int64_t r1, f
         for (int sp = 0; sp < pairs; ++sp) {
           const int nr0 = std::clamp(nrows - 32 * sp, 0, 16), nr1 = std::clamp(nrows - 32 * sp - 16, 0, 16);
           float* yt = y + tile * kTok * ldy + size_t(rb + 32 * sp);
-          float* yt1 = yt + kTok * ldy;
+          float* yt1 = two ? yt + kTok * ldy : yt;  // strip 1 (only when there is one)
           const CTile c[4] = {{yt, nt0, nr0}, {yt + 16, nt0, nr1}, {yt1, nt1, nr0}, {yt1 + 16, nt1, nr1}};
           const uint16_t* b = panel + size_t(2 * sp) * size_t(nk) * kBlk;
           if (two) unit<2>(at, strip, b, nk, c, ldy, first, scratch, pf, ap);
