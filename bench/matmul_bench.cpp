@@ -9,6 +9,9 @@
 // tokens at once (sequences decoding together): bytes-bound, so ideally as fast as one token. Weights
 // live in 2 MiB pages where the kernel allows, as the model loads them.
 //
+// Prefill also times BF16 weights with MatmulMath::Fast (row "BF16 fast": activations rounded to bf16,
+// the AMX-BF16 or AVX-512 BF16 GEMM); the last column names the path each row took.
+//
 // G4_NO_AMX=1 / G4_NO_INT8=1 in the environment select the fallback kernels for A/B runs.
 // GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -280,7 +283,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\nPREFILL (%zu tokens)          %-6s %9s %8s\n", n, "type", "ms/call", "GFLOP/s");
+  std::printf("\nPREFILL (%zu tokens)          %-9s %9s %8s  %s\n", n, "type", "ms/call", "GFLOP/s", "path");
   const Shape pshapes[] = {{"attn q 2048x1536", 2048, 1536}, {"ffn up 6144x1536", 6144, 1536}, {"ffn down 1536x6144", 1536, 6144}};
   for (const Shape& s : pshapes) {
     if (!prefill) break;
@@ -293,17 +296,23 @@ int main(int argc, char** argv) {
       std::vector<float> x(n * size_t(s.cols)), y(n * size_t(s.rows));
       for (auto& v : x) v = float(int(rnd() % 2001) - 1000) * 1e-3f;
       Weight w{data.data(), t, s.rows, s.cols};
-      matmul(w, x.data(), n, y.data(), pool);
-      std::vector<double> times;
-      for (int r = 0; r < (quick ? 2 : 3); ++r) {
-        const double t0 = now();
-        matmul(w, x.data(), n, y.data(), pool);
-        times.push_back(now() - t0);
+      // BF16 also with MatmulMath::Fast (activations rounded to bf16, the bf16 GEMMs): the row "BF16 fast".
+      for (MatmulMath math : {MatmulMath::Exact, MatmulMath::Fast}) {
+        if (math == MatmulMath::Fast && t != WType::BF16) continue;
+        matmul(w, x.data(), n, y.data(), pool, math);
+        std::vector<double> times;
+        for (int r = 0; r < (quick ? 2 : 3); ++r) {
+          const double t0 = now();
+          matmul(w, x.data(), n, y.data(), pool, math);
+          times.push_back(now() - t0);
+        }
+        std::sort(times.begin(), times.end());
+        const double med = times[times.size() / 2];
+        const double flops = 2.0 * double(n) * double(s.rows) * double(s.cols);
+        const std::string name = std::string(wtype_info(t).name) + (math == MatmulMath::Fast ? " fast" : "");
+        std::printf("%-29s %-9s %9.1f %8.1f  %s\n", s.name, name.c_str(), med * 1e3, flops / med / 1e9,
+                    kernels::matmul_path_name(kernels::matmul_path(t, n, math)));
       }
-      std::sort(times.begin(), times.end());
-      const double med = times[times.size() / 2];
-      const double flops = 2.0 * double(n) * double(s.rows) * double(s.cols);
-      std::printf("%-29s %-6s %9.1f %8.1f\n", s.name, wtype_info(t).name, med * 1e3, flops / med / 1e9);
     }
   }
   return 0;

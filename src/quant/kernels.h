@@ -51,8 +51,11 @@ enum class MatmulPath {
   VnniInt8Gemm,  // AVX-512 VNNI integer GEMM (8-bit activations)
   AmxInt8Gemm,   // AMX-INT8 integer GEMM (8-bit activations)
   DequantTiles,  // rows dequantized to f32 tiles, then the f32 kernels (types without kernels of their own)
+  AmxBf16Gemm,     // MatmulMath::Fast, float weights: AMX-BF16 GEMM (level Amx on a CPU with AMX-BF16)
+  Avx512Bf16Gemm,  // MatmulMath::Fast, float weights: AVX-512 BF16 GEMM (a CPU with AVX-512 BF16 and no
+                   // AMX-BF16, such as AMD Zen 4/5; forcing level Avx512 selects it on a CPU with AMX)
 };
-MatmulPath matmul_path(WType t, size_t n_tokens);
+MatmulPath matmul_path(WType t, size_t n_tokens, MatmulMath math = MatmulMath::Exact);
 const char* matmul_path_name(MatmulPath p);
 
 // Weight panels (32 rows x up to 2048 columns) the AMX GEMM has multiplied in this process: tests use

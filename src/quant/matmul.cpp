@@ -10,6 +10,9 @@
 #include "core/thread_pool.h"
 #include "quant/kernels_impl.h"
 #include "quant/kernels_more.h"
+#if G4_X86
+#include "quant/gemm_bf16.h"
+#endif
 
 namespace g4::kernels {
 
@@ -78,13 +81,32 @@ impl::RowsFn rows_fn(Isa isa, WType t) {
   }
 }
 
+// The bf16 GEMM that multiplies n_tokens tokens by float weights with MatmulMath::Fast at level isa, or
+// FloatGemm where there is none (no bf16 instructions, too few tokens): those calls are exact. From 8 tokens
+// on, the bf16 GEMMs beat the exact ones, and AMX-BF16 beats AVX-512 BF16 (measured with matmul_bench).
+MatmulPath bf16_gemm_for(Isa isa, size_t n_tokens) {
+#if G4_X86
+  const CpuFeatures& f = cpu_features();
+  if (!avx512_level(isa) || !f.avx512bf16 || n_tokens < kFloatGemmMinTokens) return MatmulPath::FloatGemm;
+  if (isa == Isa::Amx && f.amx_bf16) return MatmulPath::AmxBf16Gemm;
+  return MatmulPath::Avx512Bf16Gemm;
+#else
+  (void)isa, (void)n_tokens;
+  return MatmulPath::FloatGemm;
+#endif
+}
+
+bool is_bf16_gemm(MatmulPath p) { return p == MatmulPath::AmxBf16Gemm || p == MatmulPath::Avx512Bf16Gemm; }
+
 // The kernel that multiplies n_tokens tokens by a weight of type t at level isa. A quantized type without
 // kernels at this level takes the scalar 8-bit-activation kernels (the numerics of every quantized path);
 // a float type without them, the f32 reference.
-MatmulPath path_for(Isa isa, WType t, size_t n_tokens) {
+MatmulPath path_for(Isa isa, WType t, size_t n_tokens, MatmulMath math = MatmulMath::Exact) {
   if (isa == Isa::Scalar) return MatmulPath::Scalar;
   if (dequant_tiles(isa, t, n_tokens)) return MatmulPath::DequantTiles;
   if (is_float_type(t)) {
+    const MatmulPath fast = math == MatmulMath::Fast ? bf16_gemm_for(isa, n_tokens) : MatmulPath::FloatGemm;
+    if (is_bf16_gemm(fast)) return fast;
     if (avx512_level(isa) && n_tokens >= kFloatGemmMinTokens) return MatmulPath::FloatGemm;
     return rows_fn(isa, t) ? MatmulPath::Rows : MatmulPath::Scalar;
   }
@@ -154,7 +176,7 @@ Isa active_isa() {
   return f >= 0 ? Isa(f) : best_isa();
 }
 
-MatmulPath matmul_path(WType t, size_t n_tokens) { return path_for(active_isa(), t, n_tokens); }
+MatmulPath matmul_path(WType t, size_t n_tokens, MatmulMath math) { return path_for(active_isa(), t, n_tokens, math); }
 
 const char* matmul_path_name(MatmulPath p) {
   switch (p) {
@@ -164,6 +186,8 @@ const char* matmul_path_name(MatmulPath p) {
     case MatmulPath::VnniInt8Gemm: return "vnni-int8-gemm";
     case MatmulPath::AmxInt8Gemm: return "amx-int8-gemm";
     case MatmulPath::DequantTiles: return "dequant-tiles";
+    case MatmulPath::AmxBf16Gemm: return "amx-bf16-gemm";
+    case MatmulPath::Avx512Bf16Gemm: return "avx512-bf16-gemm";
   }
   return "?";
 }
@@ -217,6 +241,23 @@ void run_int8_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const fl
     });
   }, amx ? 32 : 48);
 }
+
+// bf16 GEMM (MatmulMath::Fast, float weights of one width): activations rounded to bf16 once, rows of
+// all weights shared out in one dispatch.
+void run_bf16_gemm(const MatmulOut* outs, size_t n, int64_t total_rows, const float* x, size_t n_tokens, bool amx,
+                   ThreadPool& pool) {
+  static thread_local kernels::impl::Bf16ActBuffer tls_acts;
+  kernels::impl::Bf16ActBuffer& acts = tls_acts;  // the workers must see this thread's buffer, not their own
+  acts.resize(n_tokens, outs[0].w->cols);
+  const kernels::impl::Bf16Acts& a = acts.acts();
+  pool.parallel_for(a.n_tiles(), [&](size_t b, size_t e) { acts.prepare(x, b, e); });
+  pool.parallel_for(size_t(total_rows), [&](size_t r0, size_t r1) {
+    for_each_piece(outs, n, int64_t(r0), int64_t(r1), [&](const MatmulOut& o, int64_t b, int64_t e) {
+      if (amx) kernels::impl::gemm_bf16_amx(*o.w, a, b, e, o.y);
+      else kernels::impl::gemm_bf16_avx512(*o.w, a, b, e, o.y);
+    });
+  }, 32);
+}
 #endif
 
 // Matrix-vector kernels (decode and small batches), activations quantized once for all weights; level
@@ -254,11 +295,11 @@ void run_rows(const MatmulOut* outs, size_t n, int64_t total_rows, const float* 
 
 // One weight at a time: float weights, the scalar reference, and the weights of a matmul_many whose types
 // or widths differ (a Q6_K v beside Q4_K q and k), each on its own best path.
-void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {
+void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool, MatmulMath math) {
   using namespace kernels;
   const Isa isa = active_isa();
   const int64_t rows = w.rows;
-  const MatmulPath path = w.cols == 0 ? MatmulPath::Scalar : path_for(isa, w.type, n_tokens);
+  const MatmulPath path = w.cols == 0 ? MatmulPath::Scalar : path_for(isa, w.type, n_tokens, math);
   if (path == MatmulPath::DequantTiles) return impl::matmul_dequant_tiles(w, x, n_tokens, y, isa, pool);
   const MatmulOut one{&w, y};
   switch (path) {
@@ -270,6 +311,8 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
       }, 32);
     case MatmulPath::AmxInt8Gemm: return run_int8_gemm(&one, 1, rows, x, n_tokens, true, pool);
     case MatmulPath::VnniInt8Gemm: return run_int8_gemm(&one, 1, rows, x, n_tokens, false, pool);
+    case MatmulPath::AmxBf16Gemm: return run_bf16_gemm(&one, 1, rows, x, n_tokens, true, pool);
+    case MatmulPath::Avx512Bf16Gemm: return run_bf16_gemm(&one, 1, rows, x, n_tokens, false, pool);
 #endif
     default: return run_rows(&one, 1, rows, x, n_tokens, isa, pool);
   }
@@ -277,27 +320,33 @@ void matmul_single(const Weight& w, const float* x, size_t n_tokens, float* y, T
 
 }  // namespace
 
-void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n_tokens, ThreadPool& pool) {
+void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n_tokens, ThreadPool& pool,
+                 MatmulMath math) {
   using namespace kernels;
   if (n_tokens == 0 || list.size() == 0) return;
   const MatmulOut* outs = list.begin();
   const size_t n = list.size();
   const Weight& w0 = *outs[0].w;
   int64_t total_rows = 0;
-  bool same = true;
+  bool same = true, same_float_cols = true;
   for (const MatmulOut& o : list) {
     check(o.w->data != nullptr || o.w->rows == 0, "matmul: the weight has no data");
     same = same && o.w->type == w0.type && o.w->cols == w0.cols;
+    same_float_cols = same_float_cols && is_float_type(o.w->type) && o.w->cols == w0.cols;
     total_rows += o.w->rows;
   }
   if (total_rows == 0) return;
   const Isa isa = active_isa();
   const bool quant = !is_float_type(w0.type);
-  const MatmulPath path = kernels::path_for(isa, w0.type, n_tokens);
+  const MatmulPath path = kernels::path_for(isa, w0.type, n_tokens, math);
+#if G4_X86
+  if (is_bf16_gemm(path) && same_float_cols && w0.cols > 0)
+    return run_bf16_gemm(outs, n, total_rows, x, n_tokens, path == MatmulPath::AmxBf16Gemm, pool);
+#endif
   const bool shared_path = same && quant && path != MatmulPath::Scalar && path != MatmulPath::DequantTiles && w0.cols > 0;
   if (!shared_path) {
     for (const MatmulOut& o : list)
-      if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool);
+      if (o.w->rows > 0) matmul_single(*o.w, x, n_tokens, o.y, pool, math);
     return;
   }
   switch (path) {
@@ -309,8 +358,16 @@ void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n
   }
 }
 
+void matmul_many(std::initializer_list<MatmulOut> list, const float* x, size_t n_tokens, ThreadPool& pool) {
+  matmul_many(list, x, n_tokens, pool, MatmulMath::Exact);
+}
+
+void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool, MatmulMath math) {
+  matmul_many({MatmulOut{&w, y}}, x, n_tokens, pool, math);
+}
+
 void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {
-  matmul_many({MatmulOut{&w, y}}, x, n_tokens, pool);
+  matmul_many({MatmulOut{&w, y}}, x, n_tokens, pool, MatmulMath::Exact);
 }
 
 }  // namespace g4

@@ -110,6 +110,18 @@ struct MatmulOut {
 // x is prepared once and all their rows are shared out among the threads in one dispatch.
 void matmul_many(std::initializer_list<MatmulOut> outs, const float* x, size_t n_tokens, ThreadPool& pool);
 
+// Precision of matmul for float weights (F32, F16, BF16). Exact, what the overloads above use, multiplies
+// in f32. Fast may round the activations to bf16 (round to nearest even) and multiply in the CPU's bf16
+// units with f32 accumulation (AMX-BF16, else AVX-512 BF16), for calls with enough tokens to fill them
+// (8 or more); BF16 weights stay exact, F16 and F32 weights are rounded to bf16 too. Each output then
+// errs by at most 2^-8 * sum_k |x_k w_k| (BF16 weights; about 2^-7 for F16/F32) beyond the f32 result,
+// values below 2^-126 counting as zero. Where the CPU has no bf16 instructions, and for fewer tokens, Fast is
+// Exact. Quantized weights ignore it (their kernels round activations to 8 bits either way).
+enum class MatmulMath { Exact, Fast };
+void matmul(const Weight& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool, MatmulMath math);
+void matmul_many(std::initializer_list<MatmulOut> outs, const float* x, size_t n_tokens, ThreadPool& pool,
+                 MatmulMath math);
+
 // Writes row r of W as f32 (cols values).
 void dequantize_row(const Weight& w, int64_t r, float* out);
 
