@@ -7,8 +7,7 @@
 //
 // prints one JSON line per budget and arithmetic (TowerMath; default both): {"math":…, "tokens":…,
 // "patches":…, "seconds":…, "gflop":…, "gflops":…, "cpu_s_per_thread":…}; cpu_s_per_thread (process CPU
-// time / threads) is the load-independent figure on a shared machine. Fast's one-time Q8_0 copy of the
-// weights is timed on its own first ("q8_0_copy_s").
+// time / threads) is the load-independent figure on a shared machine.
 // --layers L runs only L of the 27 layers (every layer costs the same) and also prints
 // "seconds_27_layers": the measured time scaled to the whole tower, for slow or shared machines.
 // Compare gflops with machine_peaks_bench's peaks (same --threads).
@@ -93,16 +92,6 @@ int main(int argc, char** argv) {
     if (math != "fast") maths.push_back(g4::TowerMath::Exact);
     if (math != "exact") maths.push_back(g4::TowerMath::Fast);
     for (g4::TowerMath m : maths) {
-      double copy_s = 0;
-      if (m == g4::TowerMath::Fast) {  // the one-time Q8_0 copies, through a 9-patch image
-        std::vector<int32_t> small;
-        for (int y = 0; y < 3; ++y)
-          for (int x = 0; x < 3; ++x) { small.push_back(x); small.push_back(y); }
-        int64_t k = 0;
-        auto t0 = std::chrono::steady_clock::now();
-        (void)tower.encode(pixels.data(), small.data(), 9, &k, m);
-        copy_s = seconds_since(t0);
-      }
       double best = 1e30, cpu_best = 1e30;
       int64_t got = 0;
       for (int r = 0; r < repeat; ++r) {
@@ -118,9 +107,9 @@ int main(int argc, char** argv) {
       const double scale = flops(full, n) / f;  // the layers dominate; embedding and pooling are ~0.1 %
       std::printf("{\"model\":\"%s\",\"math\":\"%s\",\"tokens\":%lld,\"patches\":%d,\"grid\":\"%dx%d\",\"threads\":%d,"
                   "\"layers\":%d,\"seconds\":%.3f,\"seconds_27_layers\":%.1f,\"cpu_s_per_thread\":%.3f,"
-                  "\"cpu_s_per_thread_27_layers\":%.1f,\"q8_0_copy_s\":%.2f,\"gflop\":%.1f,\"gflops\":%.1f}\n",
+                  "\"cpu_s_per_thread_27_layers\":%.1f,\"gflop\":%.1f,\"gflops\":%.1f}\n",
                   model.c_str(), m == g4::TowerMath::Fast ? "fast" : "exact", (long long)got, n, w, h, threads, layers, best,
-                  best * scale, cpu_best, cpu_best * scale, copy_s, f / 1e9, f / best / 1e9);
+                  best * scale, cpu_best, cpu_best * scale, f / 1e9, f / best / 1e9);
       std::fflush(stdout);
     }
   }

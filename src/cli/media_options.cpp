@@ -8,8 +8,8 @@ void add_media_options(Args& args, bool files, TowerMath math) {
   args.option("mmproj", "FILE", "llama.cpp multimodal projector GGUF (vision/audio towers) for the model")
       .option("image-tokens", "N", "soft tokens per image: 70, 140, 280 (default), 560 or 1120")
       .option("media-math", "M",
-              "the vision tower's arithmetic: exact (f32 products, the reference) or fast (Q8_0 weights on the integer "
-              "GEMM, bf16 attention tiles; about 4x faster, error reported by `logits --media-math fast`); "
+              "the vision tower's arithmetic: exact (f32 products, the reference) or fast (bf16 activations on the "
+              "CPU's bf16 units, bf16 attention tiles; about 4x faster, within about 1% of exact); "
               "the audio tower is always exact",
               false, math == TowerMath::Fast ? "fast" : "exact");
   if (files)

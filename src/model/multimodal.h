@@ -42,9 +42,10 @@ struct ClippedLinear {
 };
 
 // How a tower multiplies. Exact: f32 products of the stored weights (the reference; what `logits` and
-// `media` use by default, and the fixtures' tolerance holds for). Fast: weights re-quantized once to Q8_0
-// for the integer GEMM (AMX/VNNI) and attention in bf16 tiles where the CPU has them; its error against
-// Exact is measured and reported, not bounded by the fixtures' 1e-4.
+// `media` use by default, and the fixtures' tolerance holds for). Fast: activations rounded to bf16 for the
+// CPU's bf16 units (AMX-BF16 / AVX-512 BF16; MatmulMath::Fast, bf16 weights stay exact) and attention in
+// bf16 tiles where the CPU has them; its error against Exact is measured and reported, not bounded by the
+// fixtures' 1e-4. Where the CPU has no bf16 units, Fast is Exact.
 enum class TowerMath { Exact, Fast };
 
 class MediaTower {

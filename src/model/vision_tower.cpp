@@ -50,12 +50,12 @@ void check_config(const VisionConfig& c, const std::string& where) {
 }
 
 // y = clamp(clamp(x) W^T) for a clipped linear (x is clamped in place: callers pass scratch copies).
-void linear(const ClippedLinear& l, float* x, int64_t n, float* y) {
+void linear(const ClippedLinear& l, float* x, int64_t n, float* y, MatmulMath mm) {
   if (l.clip) {
     const int64_t m = n * l.w.cols;
     for (int64_t i = 0; i < m; ++i) x[i] = std::min(std::max(x[i], l.in_min), l.in_max);
   }
-  matmul(l.w, x, size_t(n), y, pool());
+  matmul(l.w, x, size_t(n), y, pool(), mm);
   if (l.clip) {
     const int64_t m = n * l.w.rows;
     for (int64_t i = 0; i < m; ++i) y[i] = std::min(std::max(y[i], l.out_min), l.out_max);
@@ -266,16 +266,17 @@ int64_t VisionTower::soft_token_count(const int32_t* positions, int64_t n_patche
 void VisionTower::layer(const VisionLayerWeights& lw, float* h, int64_t n, const std::vector<float>& cos,
                         const std::vector<float>& sin, TowerMath math) const {
   const VisionConfig& c = config_;
+  const MatmulMath mm = math == TowerMath::Fast ? MatmulMath::Fast : MatmulMath::Exact;
   const int64_t H = c.hidden, I = c.intermediate, d = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
   const int64_t qdim = nh * d, kvdim = nkv * d, nf = d / 4;
   std::vector<float> x(size_t(n * H)), x2, q(size_t(n * qdim)), k(size_t(n * kvdim)), v(size_t(n * kvdim));
   ops::rms_norm_rows(h, lw.input_norm.data(), n, H, c.eps, x.data());
   if (same_input_clamp(lw.q, lw.k) && same_input_clamp(lw.q, lw.v)) {
-    matmul_many({{&lw.q.w, q.data()}, {&lw.k.w, k.data()}, {&lw.v.w, v.data()}}, x.data(), size_t(n), pool());
+    matmul_many({{&lw.q.w, q.data()}, {&lw.k.w, k.data()}, {&lw.v.w, v.data()}}, x.data(), size_t(n), pool(), mm);
   } else {
     for (auto [l, out] : {std::pair{&lw.q, &q}, std::pair{&lw.k, &k}, std::pair{&lw.v, &v}}) {
       x2 = x;
-      linear(*l, x2.data(), n, out->data());
+      linear(*l, x2.data(), n, out->data(), mm);
     }
   }
   ops::rms_norm_rows(q.data(), lw.q_norm.data(), n * nh, d, c.eps);
@@ -314,27 +315,21 @@ void VisionTower::layer(const VisionLayerWeights& lw, float* h, int64_t n, const
   }
   kernels::attention(shape, problems, math == TowerMath::Fast ? kernels::AttnMath::Fast : kernels::AttnMath::Exact, pool());
   std::vector<float> a(size_t(n * H));
-  linear(lw.o, attn.data(), n, a.data());
+  linear(lw.o, attn.data(), n, a.data(), mm);
   ops::rms_norm_rows(a.data(), lw.post_attn_norm.data(), n, H, c.eps);
   ops::add(h, a.data(), n * H);
   // Gated MLP.
   ops::rms_norm_rows(h, lw.pre_ffn_norm.data(), n, H, c.eps, x.data());
   std::vector<float> g(size_t(n * I)), u(size_t(n * I));
   if (same_input_clamp(lw.gate, lw.up)) {
-    matmul_many({{&lw.gate.w, g.data()}, {&lw.up.w, u.data()}}, x.data(), size_t(n), pool());
+    matmul_many({{&lw.gate.w, g.data()}, {&lw.up.w, u.data()}}, x.data(), size_t(n), pool(), mm);
   } else {
     x2 = x;
-    linear(lw.gate, x2.data(), n, g.data());
-    linear(lw.up, x.data(), n, u.data());
+    linear(lw.gate, x2.data(), n, g.data(), mm);
+    linear(lw.up, x.data(), n, u.data(), mm);
   }
   ops::gelu_mul(g.data(), u.data(), n * I);
-  if (lw.down.w.cols != I) {  // a Q8_0 copy padded to whole blocks (vision_tower_fast.cpp): pad the inputs too
-    const int64_t P = lw.down.w.cols;
-    std::vector<float> gp(size_t(n * P), 0.0f);
-    for (int64_t t = 0; t < n; ++t) std::memcpy(gp.data() + t * P, g.data() + t * I, size_t(I) * sizeof(float));
-    g.swap(gp);
-  }
-  linear(lw.down, g.data(), n, a.data());
+  linear(lw.down, g.data(), n, a.data(), mm);
   ops::rms_norm_rows(a.data(), lw.post_ffn_norm.data(), n, H, c.eps);
   ops::add(h, a.data(), n * H);
 }
@@ -388,8 +383,7 @@ std::vector<float> VisionTower::encode(const float* pixels, const int32_t* posit
       }
     }
 
-  const std::vector<VisionLayerWeights>& layers = math == TowerMath::Fast ? fast_layers() : weights_.layers;
-  for (const VisionLayerWeights& lw : layers) layer(lw, h.data(), n, cos, sin, math);
+  for (const VisionLayerWeights& lw : weights_.layers) layer(lw, h.data(), n, cos, sin, math);
 
   // Pooling: each pooled row is the sum of its patches / k^2 (padding patches count as zeros), times
   // sqrt(hidden); rows no patch falls in are dropped.

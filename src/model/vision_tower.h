@@ -13,8 +13,6 @@
 // Padding patches (position (-1, -1)) are never keys (the reference masks them) and are zeroed before
 // pooling, so they are left out of the computation altogether.
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <limits>
 #include <string>
 #include <vector>
@@ -82,8 +80,8 @@ class VisionTower : public MediaTower {
   // `positions` [n_patches, 2] patch (x, y), (-1, -1) for padding. The pooled length is
   // n_patches / k^2; the soft tokens are the pooled rows any patch falls in, in order.
   // Returns [n_tokens, text_hidden]. Throws g4::Error on inconsistent positions.
-  // `math`: TowerMath::Fast makes Q8_0 copies of the layers' matrices on its first use (kept for later
-  // images; about 0.53 of the bf16 bytes).
+  // `math`: TowerMath::Fast multiplies the layers' matrices with bf16 activations (MatmulMath::Fast) and
+  // runs attention in bf16 tiles.
   std::vector<float> encode(const float* pixels, const int32_t* positions, int64_t n_patches, int64_t* n_tokens,
                             TowerMath math) const;
 
@@ -93,14 +91,10 @@ class VisionTower : public MediaTower {
  private:
   void layer(const VisionLayerWeights& lw, float* h, int64_t n, const std::vector<float>& cos, const std::vector<float>& sin,
              TowerMath math) const;
-  // The layers with Q8_0 matrices (vision_tower_fast.cpp), made once.
-  const std::vector<VisionLayerWeights>& fast_layers() const;
 
   VisionConfig config_;
   VisionWeights weights_;
-  struct FastLayers;
-  mutable std::once_flag fast_once_;
-  mutable std::shared_ptr<const FastLayers> fast_;
+
 };
 
 }  // namespace g4
