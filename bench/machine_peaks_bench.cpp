@@ -5,7 +5,9 @@
 //   machine_peaks_bench [--threads N]
 //
 // prints one JSON line: {"read_bw": B/s, "int8_ops": op/s, "int8_isa": "...", "vnni_ops": op/s,
-// "amx_int8_ops": op/s, "f32_flops": flop/s}; int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
+// "amx_int8_ops": op/s, "f32_flops": flop/s, "bf16_flops": flop/s, "bf16_isa": "..."}; bf16_flops is the
+// best bf16 peak (AMX-BF16 tdpbf16ps where present, else AVX-512 BF16 vdpbf16ps), the ceiling of the
+// MatmulMath::Fast GEMMs (the vision tower's fast math); int8_ops is the best int8 peak of the machine (AMX where present) and int8_isa
 // names it; f32_flops is the AVX-512 f32 FMA peak (2 flops per multiply-add); a peak the CPU lacks is 0.
 // GCC 12's AVX-512 reduction intrinsics trip its own uninitialized-variable warnings.
 // The int8 peaks are x86-64 instructions; elsewhere they read 0 and only the bandwidth is measured.
@@ -200,9 +202,64 @@ double amx_peak(int threads) {
   std::sort(rates.begin(), rates.end());
   return rates[rates.size() / 2];
 }
+// tdpbf16ps on 16x16x32 bf16 tiles, as amx_ops (2 flops per multiply-add).
+__attribute__((target("amx-tile,amx-bf16"))) double amx_bf16_ops(long iters) {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _tile_loadconfig(&cfg);
+  alignas(64) static thread_local uint16_t buf[512];
+  for (auto& v : buf) v = 0x3c00;  // small bf16 values: no overflow to inf
+  _tile_loadd(4, buf, 64);
+  _tile_loadd(5, buf, 64);
+  _tile_loadd(6, buf, 64);
+  _tile_loadd(7, buf, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (long k = 0; k < iters; ++k) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) static thread_local float out[256];
+  _tile_stored(0, out, 64);
+  _tile_release();
+  g_sink = out[0];
+  return double(iters) * 4 * 16 * 16 * 32 * 2;
+}
+
+// vdpbf16ps: 12 independent accumulators of 16 f32, each instruction 32 bf16 products.
+__attribute__((target("avx512f,avx512bf16"))) double avx512_bf16_ops(long iters) {
+  __m512 a[12];
+  for (auto& v : a) v = _mm512_setzero_ps();
+  __m512bh x = (__m512bh)_mm512_set1_epi16(0x3c00);
+  for (long k = 0; k < iters; ++k) {
+    for (auto& v : a) v = _mm512_dpbf16_ps(v, x, x);
+    asm volatile("" : "+v"(x));
+  }
+  float s = 0;
+  for (auto& v : a) s += _mm512_reduce_add_ps(v);
+  g_sink = s;
+  return double(iters) * 12 * 32 * 2;
+}
+
+double bf16_peak(int threads, bool amx) {
+  const long iters = amx ? 2000000 : 50000000;
+  const double per = amx ? 4.0 * 16 * 16 * 32 * 2 : 12.0 * 32 * 2;
+  std::vector<double> rates;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double dt = run_threads(threads, [&](int) { amx ? amx_bf16_ops(iters) : avx512_bf16_ops(iters); });
+    rates.push_back(double(iters) * per * threads / dt);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
 #else
 double int8_peak(int) { return 0.0; }
 double amx_peak(int) { return 0.0; }
+double bf16_peak(int, bool) { return 0.0; }
 #endif
 
 }  // namespace
@@ -218,9 +275,13 @@ int main(int argc, char** argv) {
   const double amx = f.amx_tile && f.amx_int8 && g4::amx_enable() ? amx_peak(threads) : 0.0;
   const bool amx_best = amx > vnni_ops;
   const double f32 = f.has_avx512_vnni_level() ? f32_peak(threads) : 0.0;
+  const bool amx_bf16 = f.amx_tile && f.amx_bf16 && g4::amx_enable();
+  const bool avx_bf16 = f.has_avx512_vnni_level() && f.avx512bf16;
+  const double bf16 = amx_bf16 || avx_bf16 ? bf16_peak(threads, amx_bf16) : 0.0;
   std::printf(
       "{\"threads\": %d, \"read_bw\": %.4g, \"int8_ops\": %.4g, \"int8_isa\": \"%s\", \"vnni_ops\": %.4g, "
-      "\"amx_int8_ops\": %.4g, \"f32_flops\": %.4g}\n",
-      threads, bw, amx_best ? amx : vnni_ops, amx_best ? "amx-int8" : vnni ? "avx512-vnni" : "none", vnni_ops, amx, f32);
+      "\"amx_int8_ops\": %.4g, \"f32_flops\": %.4g, \"bf16_flops\": %.4g, \"bf16_isa\": \"%s\"}\n",
+      threads, bw, amx_best ? amx : vnni_ops, amx_best ? "amx-int8" : vnni ? "avx512-vnni" : "none", vnni_ops, amx, f32, bf16,
+      amx_bf16 ? "amx-bf16" : avx_bf16 ? "avx512-bf16" : "none");
   return 0;
 }
