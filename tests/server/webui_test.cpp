@@ -13,6 +13,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
+#include <vector>
+
+#include "media/media_test_util.h"
+
 #include "test_util.h"
 
 namespace {
@@ -33,11 +39,25 @@ TEST(WebUi, ChatPageInHeadlessChromium) {
   ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir;
   auto made = g4::test::run_cli("demo-model --out " + model);
   ASSERT_EQ(made.status, 0) << made.out;
+  // A model with towers, a picture and a sound clip for the attachment buttons.
+  const std::string media_model = dir + "/demo-mm", png = dir + "/picture.png", wav = dir + "/tone.wav";
+  made = g4::test::run_cli("demo-model --media --out " + media_model);
+  ASSERT_EQ(made.status, 0) << made.out;
+  {
+    std::vector<uint8_t> px(64 * 48 * 3);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 7) & 255);
+    const auto bytes = g4::test::media::encode_png(px.data(), 64, 48, 3);
+    std::ofstream(png, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    std::vector<float> tone(16000);
+    for (size_t i = 0; i < tone.size(); ++i) tone[i] = 0.3f * float(std::sin(2 * M_PI * 440.0 * double(i) / 16000.0));
+    const auto clip = g4::test::media::encode_wav_f32(tone, 16000, 1);
+    std::ofstream(wav, std::ios::binary).write(reinterpret_cast<const char*>(clip.data()), std::streamsize(clip.size()));
+  }
   std::string shots = std::string(G4_BINARY);
   shots = shots.substr(0, shots.rfind('/')) + "/webui-screenshots";
   if (const char* s = std::getenv("G4_WEBUI_SCREENSHOTS")) shots = s;
 
-  const std::string cmd = "node '" + src + "/webui_check.cjs' '" + G4_BINARY + "' '" + model + "' '" + shots + "' 2>&1";
+  const std::string cmd = "node '" + src + "/webui_check.cjs' '" + G4_BINARY + "' '" + model + "' '" + shots + "' '" + media_model + "' '" + png + "' '" + wav + "' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

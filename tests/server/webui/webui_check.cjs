@@ -3,14 +3,18 @@
 // conversation again, and an answer full of HTML that must stay text. Prints one line per check and
 // "N passed, M failed"; exits non-zero on any failure. Screenshots of each state go to SHOT_DIR.
 //
-//   node webui_check.cjs GEMMA4_BINARY MODEL_DIR SHOT_DIR
+// With a model that has towers (MEDIA_MODEL_DIR, from `demo-model --media`), a picture and a sound clip are
+// attached through the page's buttons and sent: the request carries them as image_url / input_audio parts
+// and the server answers.
+//
+//   node webui_check.cjs GEMMA4_BINARY MODEL_DIR SHOT_DIR [MEDIA_MODEL_DIR IMAGE.png CLIP.wav]
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
 
-const [bin, model, shotDir] = process.argv.slice(2);
+const [bin, model, shotDir, mediaModel, imageFile, clipFile] = process.argv.slice(2);
 const KEY = 'webui-test-key';
 let passed = 0, failed = 0;
 function check(name, ok, detail = '') {
@@ -19,9 +23,9 @@ function check(name, ok, detail = '') {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function startServer() {
+function startServer(served = model) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['serve', '--model', model, '--port', '0', '--api-key', KEY, '--ctx', '8192', '--parallel', '1'],
+    const proc = spawn(bin, ['serve', '--model', served, '--port', '0', '--image-tokens', '70', '--api-key', KEY, '--ctx', '8192', '--parallel', '1'],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the server did not start: ${out}`)), 120000);
@@ -257,8 +261,58 @@ async function main() {
                'HTML in a table: all shown as text; the thinking unfolded; bold, code block and table rendered');
     await page.setRequestInterception(false);
     check('no page errors and no CSP violations', problems.length === 0, problems.join('; '));
+    if (mediaModel) await mediaPhase(browser);
   } finally {
     await browser.close();
+    proc.kill('SIGTERM');
+  }
+}
+
+// The chat page on a model with towers: attachments through the buttons, sent as content parts.
+async function mediaPhase(browser) {
+  const { proc, url } = await startServer(mediaModel);
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 720 });
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const chatRequests = [];
+    page.on('request', (r) => { if (r.url().endsWith('/v1/chat/completions')) chatRequests.push(r); });
+    const answers = [];
+    page.on('response', (r) => { if (r.url().endsWith('/v1/chat/completions')) answers.push(r.status()); });
+    await page.goto(`${url}/`, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#key-dialog[open]', { timeout: 10000 });
+    await page.type('#key-input', KEY);
+    await page.click('#key-ok');
+    await page.waitForFunction(() => !document.getElementById('attach-image').disabled, { timeout: 10000 });
+    check('with towers, the image and audio buttons are enabled',
+          await page.evaluate(() => !document.getElementById('attach-image').disabled && !document.getElementById('attach-audio').disabled));
+    await (await page.$('#image-file')).uploadFile(imageFile);
+    await (await page.$('#audio-file')).uploadFile(clipFile);
+    await page.waitForFunction(() => document.getElementById('attachments').children.length === 2, { timeout: 10000 });
+    check('both attachments are listed before sending', true);
+    await shot(page, '07-attachments.png', 'a picture and a sound clip attached, before sending');
+    await setSetting(page, 'max_tokens', 8);
+    await page.click('#settings-button');
+    await sendMessage(page, 'What do you see and hear?');
+    await idle(page);
+    const body = JSON.parse(chatRequests[chatRequests.length - 1].postData());
+    const parts = body.messages[body.messages.length - 1].content;
+    check('the request carries the picture and the clip as content parts',
+          Array.isArray(parts) && parts.some((p) => p.type === 'image_url' && /^data:image\/png;base64,/.test(p.image_url.url)) &&
+          parts.some((p) => p.type === 'input_audio' && p.input_audio.format === 'wav' && p.input_audio.data.length > 100),
+          JSON.stringify(parts).slice(0, 300));
+    check('the server answered it (200)', answers[answers.length - 1] === 200, JSON.stringify(answers));
+    const shown = await page.evaluate(() => ({
+      images: document.querySelectorAll('.msg.user img.attachment').length,
+      errors: document.querySelectorAll('.msg .error').length,
+      answer: [...document.querySelectorAll('.msg.assistant')].map((m) => m.textContent).join('').length,
+    }));
+    check('the message shows its picture, the answer came, no error', shown.images === 1 && shown.errors === 0 && shown.answer > 0,
+          JSON.stringify(shown));
+    await shot(page, '08-media-answer.png', 'the message with its picture and sound clip, and the (random) answer');
+    check('no page errors on the media page', problems.length === 0, problems.join('; '));
+  } finally {
     proc.kill('SIGTERM');
   }
 }
