@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
-#include "model/gguf_stream.h"
+#include "convert/gguf_stream.h"
 #include "quant/weight.h"
 
 using namespace g4;

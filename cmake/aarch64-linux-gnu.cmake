@@ -20,7 +20,20 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+# qemu's -L names the root the programs' dynamic loader and libraries come from. It must be the root of
+# the multiarch arm64 C library (libc6:arm64, installed with the -dev packages above), not the cross
+# toolchain's /usr/aarch64-linux-gnu: with that prefix qemu starts the cross package's ld-linux-aarch64.so.1
+# (libc6-arm64-cross, an older 2.36 build) while the loader, through /etc/ld.so.cache, picks libc.so.6
+# from /lib/aarch64-linux-gnu (libc6:arm64, a newer 2.36 build). ld.so and libc.so share private
+# structures, so that pair is not a working C library: the first pthread_create spins for ever (it
+# looked like a thread-pool hang). /usr/aarch64-linux-gnu stays the fallback where no multiarch C library is
+# installed.
 find_program(G4_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
 if(G4_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${G4_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+  if(EXISTS /lib/ld-linux-aarch64.so.1 AND EXISTS /lib/aarch64-linux-gnu/libc.so.6)
+    set(G4_QEMU_ROOT /)
+  else()
+    set(G4_QEMU_ROOT /usr/aarch64-linux-gnu)
+  endif()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${G4_QEMU_AARCH64} -L ${G4_QEMU_ROOT})
 endif()

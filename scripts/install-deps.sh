@@ -28,6 +28,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# scripts/test-arm64.sh: the libraries gemma4 links (image and audio codecs, libcurl and OpenSSL for `pull`,
+# libedit for `chat`) for ARM64, Debian's multiarch -dev packages beside the host's; with them the arm64 C
+# and C++ runtime (libc6, libstdc++6) the tests run on under qemu (cmake/aarch64-linux-gnu.cmake says why
+# that one and not the cross toolchain's).
+ARM64_PKGS=(libc6 libstdc++6 libpng-dev libjpeg-dev libwebp-dev libgif-dev libsndfile1-dev libsoxr-dev
+            libfftw3-dev libcurl4-openssl-dev libssl-dev libedit-dev)
+missing=()
+for p in "${ARM64_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p:arm64" 2>/dev/null | grep -q "install ok installed" || missing+=("$p:arm64")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
+  echo "installing for arm64: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 # The server integration tests drive `gemma4 serve` with the official clients (npm packages `openai`
 # and `@anthropic-ai/sdk`, pinned in tests/server/package.json and its lock file); install them into
 # tests/server/node_modules (again when one of them is missing).

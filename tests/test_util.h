@@ -38,9 +38,14 @@ struct CliResult {
   std::string out;  // stdout followed by stderr, interleaved as written
 };
 
+#ifndef G4_EMULATOR
+#define G4_EMULATOR ""  // a cross build's emulator, "qemu-aarch64-static -L /" (CMakeLists.txt)
+#endif
+
 // Runs the gemma4 binary of this build with `args` (shell syntax) and captures its output.
 inline CliResult run_cli(const std::string& args) {
   std::string cmd = std::string(G4_BINARY) + " " + args + " 2>&1";
+  if (const std::string emulator = G4_EMULATOR; !emulator.empty()) cmd = emulator + " " + cmd;  // cross builds
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

@@ -7,7 +7,7 @@
 #include "cli/common.h"
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
-#include "model/convert.h"
+#include "convert/convert.h"
 #include "model/mmproj_gguf.h"
 
 namespace {

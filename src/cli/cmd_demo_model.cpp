@@ -7,7 +7,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "model/demo_model.h"
+#include "convert/demo_model.h"
 
 namespace {
 

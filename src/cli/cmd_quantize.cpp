@@ -7,8 +7,8 @@
 #include "cli/common.h"
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
-#include "model/convert.h"
-#include "model/quant_mix.h"
+#include "convert/convert.h"
+#include "convert/quant_mix.h"
 
 namespace {
 

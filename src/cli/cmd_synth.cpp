@@ -7,7 +7,7 @@
 #include "cli/gguf_output.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "model/convert.h"
+#include "convert/convert.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // file is reported.
 #include <string>
 
-#include "model/convert.h"
+#include "convert/convert.h"
 
 namespace g4::cli {
 

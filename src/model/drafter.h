@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "model/config.h"
-#include "model/convert.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 #include "model/weight_source.h"
 #include "model/weights.h"
+#include "quant/weight.h"
 
 namespace g4 {
 
@@ -117,9 +117,9 @@ class GgufFile;
 DrafterConfig drafter_config_from_gguf(const GgufFile& f);  // throws g4::Error naming the key
 // Is `dir` a Hugging Face drafter folder (config.json of model_type gemma4_assistant)?
 bool is_hf_drafter(const std::string& dir);
-// Writes the drafter as a llama.cpp gemma4-assistant GGUF with matrices of `type` (norms f32), tokenizer
-// metadata copied from `vocab` when given ("" for none).
-WriteReport write_drafter_gguf(const Drafter& drafter, const std::string& out, WType type, const std::string& name,
-                               const std::string& vocab);
+// llama.cpp's architecture name for a drafter GGUF, and the ggml type id of its token ordering (I32); the
+// writer is convert/drafter_gguf_writer.h.
+inline constexpr const char* kDrafterGgufArch = "gemma4-assistant";
+inline constexpr uint32_t kGgmlTypeI32 = 26;
 
 }  // namespace g4

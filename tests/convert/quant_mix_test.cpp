@@ -14,8 +14,8 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
-#include "model/convert.h"
-#include "model/quant_mix.h"
+#include "convert/convert.h"
+#include "convert/quant_mix.h"
 #include "quant/ggml_ref.h"
 #include "test_util.h"
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "model/convert.h"
+#include "convert/convert.h"
 
 namespace g4 {
 

@@ -23,7 +23,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
-#include "model/convert.h"
+#include "convert/convert.h"
 #include "model/model.h"
 #include "quant/block_data.h"
 #include "quant/kernels.h"

@@ -1,4 +1,4 @@
-#include "model/demo_model.h"
+#include "convert/demo_model.h"
 
 #include <sys/stat.h>
 

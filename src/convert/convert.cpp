@@ -1,5 +1,5 @@
 // HF folder -> GGUF, GGUF -> GGUF, random weights -> GGUF, all streamed through GgufStreamWriter.
-#include "model/convert.h"
+#include "convert/convert.h"
 
 #include <unistd.h>
 
@@ -20,9 +20,10 @@
 #include "core/thread_pool.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
+#include "convert/drafter_gguf_writer.h"
 #include "model/drafter.h"
 #include "model/gguf_config.h"
-#include "model/gguf_stream.h"
+#include "convert/gguf_stream.h"
 #include "model/weight_source.h"
 #include "model/weights.h"
 
@@ -321,7 +322,7 @@ uint32_t gguf_tensor_type(const std::string& name, const std::vector<int64_t>& n
 
 // ---------------------------------------------------------------------------------------------
 WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
-  // An MTP drafter (gemma4_assistant) has its own architecture and writer (model/drafter_gguf.cpp).
+  // An MTP drafter (gemma4_assistant) has its own architecture and writer (convert/drafter_gguf_writer.cpp).
   if (is_hf_drafter(o.model_dir))
     return write_drafter_gguf(*load_drafter(o.model_dir), o.out, o.type, model_name_of(o.model_dir), resolve_vocab(o.vocab));
   WriteReport report;

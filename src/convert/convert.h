@@ -59,7 +59,7 @@ WriteReport quantize_gguf(const std::string& in, const std::string& out, WType t
 
 // Whether llama-quantize quantizes a tensor of this name and shape (tensor_allows_quantization).
 bool llamacpp_quantizes(const std::string& name, const std::vector<int64_t>& ne);
-// The same with the type of each quantizable tensor chosen by `rule` (a mix, model/quant_mix.h), which
+// The same with the type of each quantizable tensor chosen by `rule` (a mix, convert/quant_mix.h), which
 // names the rule it applied (listed in the report's `rules` when not empty).
 struct TensorTypeChoice {
   uint32_t type;

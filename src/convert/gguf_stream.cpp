@@ -1,4 +1,4 @@
-#include "model/gguf_stream.h"
+#include "convert/gguf_stream.h"
 
 #include <cstring>
 

@@ -13,7 +13,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
-#include "model/convert.h"
+#include "convert/convert.h"
 #include "model/gguf_config.h"
 #include "model/model.h"
 #include "quant/kernels.h"
