@@ -75,10 +75,9 @@ enum class Kind {
 };
 
 Kind kind_of(WType t) {
-  switch (t) {
-    case WType::Q4_K:
-    case WType::Q5_K: return Kind::Mins;
-    case WType::Q6_K: return Kind::Halves;
+  switch (gemm_int8_kind(t)) {
+    case Int8Kind::Mins: return Kind::Mins;
+    case Int8Kind::Halves: return Kind::Halves;
     default: return Kind::Plain;
   }
 }

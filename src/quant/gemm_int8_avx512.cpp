@@ -41,6 +41,9 @@
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
+// Internal to this file (anonymous namespace), so compiled with the target above.
+#include "quant/gemm_int8_transpose.h"
+
 namespace g4::kernels::impl {
 
 namespace {
@@ -53,34 +56,6 @@ constexpr int kCodeBytes = kInt8CodeBytes;    // one 32-value block of 16 rows: 
 constexpr int kGroupBlockBytes = kInt8GroupBlockBytes;  // + 16 f32 scales + 16 f32 mins
 constexpr int kMaxTokens = 4;                 // tokens per register tile
 constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel repacked at a time (~120 KiB)
-
-// Transposes 16 rows x 8 dwords (32 bytes per row, row i at base + off[i]; repeats allowed) into 8
-// vectors: vector j holds dword j of rows 0..15. Three rounds of shuffles, no gathers (slow on some CPUs).
-inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* out) {
-  __m512i z[8], t[8], u[8];
-  #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i)
-    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i]))),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i + 8])), 1);
-  #pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
-  }
-  #pragma GCC unroll 2
-  for (int h = 0; h < 8; h += 4) {
-    u[h] = _mm512_unpacklo_epi64(t[h], t[h + 2]);
-    u[h + 1] = _mm512_unpackhi_epi64(t[h], t[h + 2]);
-    u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-    u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-  }
-  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  #pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    out[c] = _mm512_permutex2var_epi64(u[c], lo, u[c + 4]);
-    out[c + 4] = _mm512_permutex2var_epi64(u[c], hi, u[c + 4]);
-  }
-}
 
 // The f16 scales at byte offset `at` of 16 rows (row i at rows + offs[i]) as f32.
 inline __m512 gather_scales(const uint8_t* rows, __m512i offs, size_t at) {
@@ -226,7 +201,11 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
 template <bool Signed>
 void repack_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
   const int used = (nrows + kLanes - 1) / kLanes;
-  for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+  const bool more = gemm_int8_more_type(w.type);
+  for (int g = 0; g < used; ++g) {
+    if (more) repack_group_more(w, r, nrows, groups, g, b0, nb, Signed, panel);
+    else repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+  }
   for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
     for (int64_t b = 0; b < nb; ++b)
       std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
@@ -343,7 +322,8 @@ void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int
 }
 
 bool gemm_int8_supported(WType t) {
-  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K;
+  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K ||
+         gemm_int8_more_type(t);
 }
 
 int gemm_int8_offset(WType t) {
@@ -351,7 +331,19 @@ int gemm_int8_offset(WType t) {
     case WType::Q4_0: return 8;
     case WType::Q8_0: return 128;
     case WType::Q6_K: return 32;
+    // kernels_more.h's types with signed codes (gemm_int8_more_avx512.cpp)
+    case WType::Q5_0: case WType::Q3_K: case WType::IQ4_NL: case WType::IQ4_XS: case WType::IQ3_S:
+    case WType::MXFP4:
+      return 128;
     default: return 0;
+  }
+}
+
+Int8Kind gemm_int8_kind(WType t) {
+  switch (t) {
+    case WType::Q4_K: case WType::Q5_K: case WType::Q4_1: case WType::Q5_1: return Int8Kind::Mins;
+    case WType::Q6_K: case WType::Q3_K: return Int8Kind::Halves;
+    default: return Int8Kind::Plain;
   }
 }
 
@@ -488,8 +480,9 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
   static constexpr auto mins = micro_table<Kind::Mins>(std::make_integer_sequence<int, kMaxTokens>());
   // Two integer accumulators per block leave registers for 2 tokens per pass.
   static constexpr auto halves = micro_table<Kind::Halves>(std::make_integer_sequence<int, 2>());
-  const bool six = w.type == WType::Q6_K;
-  const MicroFn* table = six ? halves.data() : gemm_int8_offset(w.type) == 0 ? mins.data() : plain.data();
+  const Int8Kind kind = gemm_int8_kind(w.type);
+  const bool six = kind == Int8Kind::Halves;
+  const MicroFn* table = six ? halves.data() : kind == Int8Kind::Mins ? mins.data() : plain.data();
   const size_t step = six ? 2 : kMaxTokens;
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);

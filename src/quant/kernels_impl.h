@@ -138,9 +138,22 @@ bool has_direct_kernels(WType t);
 // y = x W^T through f32 tiles of dequantized rows and the f32 kernels of level isa (matmul_tiles.cpp).
 void matmul_dequant_tiles(const Weight& w, const float* x, size_t n_tokens, float* y, Isa isa, ThreadPool& pool);
 
-// Weight types the VNNI integer GEMM handles (all quantized ones) and their unsigned-code offset.
+// Weight types the integer GEMMs handle and their unsigned-code offset (the VNNI GEMM's codes are
+// signed code + offset).
 bool gemm_int8_supported(WType t);
 int gemm_int8_offset(WType t);
+// How a type's per-block int32 dot products become f32 in the integer GEMMs (the panel's two f32 slots):
+//  Plain:  scale * d_x * dot                                  (slots: scale, 0)
+//  Mins:   scale * d_x * dot - min * d_x * sum(x codes)       (slots: scale, min; codes unsigned, offset 0)
+//  Halves: d_x * (scale * dot(first 16) + scale2 * dot(last 16)) (slots: scale, scale2)
+enum class Int8Kind { Plain, Mins, Halves };
+Int8Kind gemm_int8_kind(WType t);
+// kernels_more.h's types in the integer GEMMs (gemm_int8_more_avx512.cpp): their SIMD decoders feed the
+// panel layout. repack_group_more writes group g (16 rows from r + 16 g, the rows past nrows repeating the
+// last) of a panel of `groups` groups, blocks [b0, b0 + nb), as repack_int8_panel describes.
+bool gemm_int8_more_type(WType t);
+void repack_group_more(const Weight& w, int64_t r, int nrows, int groups, int g, int64_t b0, int64_t nb,
+                       bool signed_codes, uint8_t* panel);
 // AVX-512 VNNI GEMM for quantized weights and many tokens: rows [r0, r1) of y = x W^T.
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 

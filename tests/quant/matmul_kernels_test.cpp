@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -276,11 +278,47 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   EXPECT_EQ(kernels::best_isa(), Isa::Amx);
   ThreadPool pool(2);
   int runs = 0;
-  for (WType t : {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K}) {
+  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K,   WType::Q5_K,   WType::Q6_K,  WType::Q4_1, WType::Q5_0,
+                         WType::Q5_1, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  for (WType t : types) {
     const int64_t bs = wtype_info(t).block_elems;
     runs += run_case(t, 45, bs * (bs == 32 ? 5 : 1), 33, pool);
   }
-  EXPECT_EQ(runs, 5);
+  EXPECT_EQ(runs, int(std::size(types)));
+}
+
+// The types of the llama-quantize mixes beyond the original five take the integer GEMMs on the AVX-512
+// levels (VNNI from 5 tokens, AMX from 32) and keep their paths elsewhere: the matrix-vector kernels up to
+// 4 tokens, f32 tiles of dequantized rows for more on AVX2. MatchesGgmlDequantizedProduct checks the
+// products of each path against ggml.
+TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
+  const WType types[] = {WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S,
+                         WType::MXFP4};
+  using kernels::MatmulPath;
+  for (WType t : types) {
+    const std::string name = wtype_info(t).name;
+    if (kernels::isa_supported(Isa::Avx2)) {
+      ForceGuard g(Isa::Avx2);
+      EXPECT_EQ(kernels::matmul_path(t, 4), MatmulPath::Rows) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 40), MatmulPath::DequantTiles) << name;
+    }
+    if (kernels::isa_supported(Isa::Avx512)) {
+      ForceGuard g(Isa::Avx512);
+      EXPECT_EQ(kernels::matmul_path(t, 4), MatmulPath::Rows) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 5), MatmulPath::VnniInt8Gemm) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 40), MatmulPath::VnniInt8Gemm) << name;
+    }
+    if (kernels::isa_supported(Isa::Amx)) {
+      ForceGuard g(Isa::Amx);
+      EXPECT_EQ(kernels::matmul_path(t, 31), MatmulPath::VnniInt8Gemm) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 32), MatmulPath::AmxInt8Gemm) << name;
+    }
+  }
+  // Q2_K's per-16 scales and mins do not fit the GEMMs' panels: it stays on the f32 tiles.
+  if (kernels::isa_supported(Isa::Avx512)) {
+    ForceGuard g(Isa::Avx512);
+    EXPECT_EQ(kernels::matmul_path(WType::Q2_K, 40), MatmulPath::DequantTiles);
+  }
 }
 #endif
 
@@ -339,6 +377,7 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
                          WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_XXS,
                          WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S, WType::IQ1_M,
                          WType::MXFP4};
+  std::map<WType, std::vector<kernels::MatmulPath>> paths_seen;
   for (WType t : types) {
     const int64_t rows = 37, cols = 512;
     Mat m = make_weight(t, rows, cols, 99);
@@ -361,7 +400,13 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
         const bool q8 = q8_path(t, isa, n);
         const std::vector<float>& xa = q8 ? xq : x;
         std::vector<float> y(n * size_t(rows), -12345.0f);
+        const kernels::MatmulPath path = kernels::matmul_path(t, n);
+        const uint64_t panels = kernels::amx_panels_done();
         matmul(m.w, x.data(), n, y.data(), pool);
+        paths_seen[t].push_back(path);
+        if (path == kernels::MatmulPath::AmxInt8Gemm) {
+          ASSERT_GT(kernels::amx_panels_done(), panels) << where_str(t, isa, rows, cols, n, 0) << ": AMX GEMM did not run";
+        }
         for (size_t tk = 0; tk < n; ++tk)
           for (int64_t r = 0; r < rows; ++r) {
             double ref = 0, mag = 0;
@@ -374,6 +419,18 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
                 << where_str(t, isa, rows, cols, n, tk * size_t(rows) + size_t(r));
           }
       }
+    }
+  }
+  // The integer GEMMs were among the paths compared, for every type they handle, wherever the CPU has them.
+  for (WType t : types) {
+    const auto& seen = paths_seen[t];
+    const auto has = [&](kernels::MatmulPath p) { return std::find(seen.begin(), seen.end(), p) != seen.end(); };
+    if (t == WType::Q2_K || !kernels::quantizes_activations(t)) continue;
+    if (kernels::isa_supported(Isa::Avx512)) {
+      EXPECT_TRUE(has(kernels::MatmulPath::VnniInt8Gemm)) << wtype_info(t).name << ": the VNNI GEMM was not compared";
+    }
+    if (kernels::isa_supported(Isa::Amx)) {
+      EXPECT_TRUE(has(kernels::MatmulPath::AmxInt8Gemm)) << wtype_info(t).name << ": the AMX GEMM was not compared";
     }
   }
 }
