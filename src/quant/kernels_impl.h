@@ -63,6 +63,8 @@ void gemm_float_avx512(const Weight& w, const float* x, size_t n_tokens, int64_t
 //  Tiles (AMX GEMM): tokens in tiles of kAmxTokenTile (the last one padded with zero tokens); per tile and
 //    block the tile's 16 x 32 codes are contiguous (the A operand of one block), q [tile][nb][16][32],
 //    d / s [tile][nb][16]; no bias.
+// For weight types of Int8Kind::SplitMins also s2 = d * sum(codes) per 16 codes: Rows [n_tokens][nb][2],
+// Tiles [tile][nb][2][16]. Otherwise s2 is not written.
 enum class Int8Layout { Rows, Tiles };
 constexpr size_t kAmxTokenTile = 16;
 
@@ -71,6 +73,7 @@ struct Int8Acts {
   const float* d = nullptr;
   const float* s = nullptr;
   const int32_t* bias = nullptr;
+  const float* s2 = nullptr;
   int64_t cols = 0, nb = 0;
 };
 
@@ -84,7 +87,7 @@ class Int8ActBuffer {
  private:
   Int8Layout layout_ = Int8Layout::Rows;
   std::vector<int8_t> q_;
-  std::vector<float> d_, s_;
+  std::vector<float> d_, s_, s2_;
   std::vector<int32_t> bias_;
   Int8Acts acts_;
 };
@@ -146,7 +149,11 @@ int gemm_int8_offset(WType t);
 //  Plain:  scale * d_x * dot                                  (slots: scale, 0)
 //  Mins:   scale * d_x * dot - min * d_x * sum(x codes)       (slots: scale, min; codes unsigned, offset 0)
 //  Halves: d_x * (scale * dot(first 16) + scale2 * dot(last 16)) (slots: scale, scale2)
-enum class Int8Kind { Plain, Mins, Halves };
+//  SplitMins (Q2_K): scale * d_x * dot - min0 * S0 - min1 * S1, S_h = d_x * sum(x codes of half h), the
+//          sub-block scales folded into the codes (scale * code, 0..45); slots: scale, and as int32 the
+//          f16 bits of the min's scale dmin | m0 << 16 | m1 << 24 (min_h = dmin * m_h): four numbers per
+//          block where the panel has room for two f32.
+enum class Int8Kind { Plain, Mins, Halves, SplitMins };
 Int8Kind gemm_int8_kind(WType t);
 // kernels_more.h's types in the integer GEMMs (gemm_int8_more_avx512.cpp): their SIMD decoders feed the
 // panel layout. repack_group_more writes group g (16 rows from r + 16 g, the rows past nrows repeating the

@@ -278,8 +278,8 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   EXPECT_EQ(kernels::best_isa(), Isa::Amx);
   ThreadPool pool(2);
   int runs = 0;
-  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K,   WType::Q5_K,   WType::Q6_K,  WType::Q4_1, WType::Q5_0,
-                         WType::Q5_1, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K,   WType::Q6_K,   WType::Q4_1, WType::Q5_0,
+                         WType::Q5_1, WType::Q2_K, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
   for (WType t : types) {
     const int64_t bs = wtype_info(t).block_elems;
     runs += run_case(t, 45, bs * (bs == 32 ? 5 : 1), 33, pool);
@@ -292,8 +292,8 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
 // 4 tokens, f32 tiles of dequantized rows for more on AVX2. MatchesGgmlDequantizedProduct checks the
 // products of each path against ggml.
 TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
-  const WType types[] = {WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S,
-                         WType::MXFP4};
+  const WType types[] = {WType::Q4_1,   WType::Q5_0,   WType::Q5_1,  WType::Q2_K, WType::Q3_K,
+                         WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
   using kernels::MatmulPath;
   for (WType t : types) {
     const std::string name = wtype_info(t).name;
@@ -314,10 +314,10 @@ TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
       EXPECT_EQ(kernels::matmul_path(t, 32), MatmulPath::AmxInt8Gemm) << name;
     }
   }
-  // Q2_K's per-16 scales and mins do not fit the GEMMs' panels: it stays on the f32 tiles.
-  if (kernels::isa_supported(Isa::Avx512)) {
-    ForceGuard g(Isa::Avx512);
-    EXPECT_EQ(kernels::matmul_path(WType::Q2_K, 40), MatmulPath::DequantTiles);
+  // The grid i-quants without matrix-vector kernels keep the f32 tiles.
+  if (kernels::isa_supported(Isa::Amx)) {
+    ForceGuard g(Isa::Amx);
+    EXPECT_EQ(kernels::matmul_path(WType::IQ2_XXS, 40), MatmulPath::DequantTiles);
   }
 }
 #endif
@@ -425,7 +425,7 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
   for (WType t : types) {
     const auto& seen = paths_seen[t];
     const auto has = [&](kernels::MatmulPath p) { return std::find(seen.begin(), seen.end(), p) != seen.end(); };
-    if (t == WType::Q2_K || !kernels::quantizes_activations(t)) continue;
+    if (!kernels::quantizes_activations(t)) continue;
     if (kernels::isa_supported(Isa::Avx512)) {
       EXPECT_TRUE(has(kernels::MatmulPath::VnniInt8Gemm)) << wtype_info(t).name << ": the VNNI GEMM was not compared";
     }
