@@ -324,24 +324,32 @@ TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
 
 // Several weights sharing one activation pass (q/k/v, gate/up), rows split across threads at and
 // between the weights' boundaries, on every level; and weights of different types in one call (a Q6_K v
-// beside Q4_K q and k), which go one by one.
+// beside Q4_K q and k), which go one by one. Paths with f32 activations (the dequantized tiles that
+// AVX2 keeps for the newer types) are compared with the f32 reference instead.
 TEST(MatmulKernels, ManyWeightsShareOnePass) {
   ThreadPool pool(2);
   const std::pair<WType, WType> cases[] = {
-      {WType::Q4_0, WType::Q4_0}, {WType::Q4_K, WType::Q4_K}, {WType::Q4_K, WType::Q6_K}};
+      {WType::Q4_0, WType::Q4_0}, {WType::Q4_K, WType::Q4_K}, {WType::Q4_K, WType::Q6_K},
+      {WType::IQ4_NL, WType::IQ4_NL}, {WType::Q2_K, WType::Q2_K}, {WType::Q3_K, WType::Q5_K}};
   for (const auto& [ta, tc] : cases) {
-    const int64_t cols = ta == WType::Q4_0 ? 96 : 256;
+    const int64_t cols = wtype_info(ta).block_elems == 32 ? 96 : 256;
     Mat a = make_weight(ta, 37, cols, 1), b = make_weight(ta, 5, cols, 2), c = make_weight(tc, 50, cols, 3);
     for (size_t n : {1, 5, 8, 16, 33}) {
       auto x = make_x(n, cols, n);
-      std::vector<float> ra(n * 37), rb(n * 5), rc(n * 50);
-      kernels::matmul_q8_scalar(a.w, x.data(), n, ra.data());
-      kernels::matmul_q8_scalar(b.w, x.data(), n, rb.data());
-      kernels::matmul_q8_scalar(c.w, x.data(), n, rc.data());
+      std::vector<float> qa(n * 37), qb(n * 5), qc(n * 50), fa(n * 37), fb(n * 5), fc(n * 50);
+      kernels::matmul_q8_scalar(a.w, x.data(), n, qa.data());
+      kernels::matmul_q8_scalar(b.w, x.data(), n, qb.data());
+      kernels::matmul_q8_scalar(c.w, x.data(), n, qc.data());
+      kernels::matmul_f32_accum(a.w, x.data(), n, fa.data(), pool);
+      kernels::matmul_f32_accum(b.w, x.data(), n, fb.data(), pool);
+      kernels::matmul_f32_accum(c.w, x.data(), n, fc.data(), pool);
       const auto sa = abs_dot(a.w, x.data(), n), sb = abs_dot(b.w, x.data(), n), sc = abs_dot(c.w, x.data(), n);
       for (Isa isa : isas()) {
         if (isa == Isa::Scalar) continue;
         ForceGuard g(isa);
+        const auto& ra = q8_path(ta, isa, n) ? qa : fa;
+        const auto& rb = q8_path(ta, isa, n) ? qb : fb;
+        const auto& rc = q8_path(tc, isa, n) ? qc : fc;
         std::vector<float> ya(n * 37), yb(n * 5), yc(n * 50);
         matmul_many({{&a.w, ya.data()}, {&b.w, yb.data()}, {&c.w, yc.data()}}, x.data(), n, pool);
         const std::string at = std::string(wtype_info(tc).name) + " " + kernels::isa_name(isa) + " n=" +
