@@ -1,8 +1,8 @@
 // Integer GEMM for quantized weights and many tokens (prefill, batched decode) with AMX-INT8 (tdpbssd).
 //
 // Numerics are those of the VNNI integer GEMM and of kernels::matmul_q8_scalar: activations quantized
-// to int8 per 32 values, an exact integer dot product per 32-value block (per 16 for Q6_K, whose scales
-// change every 16 values), then the block's weight scale times the activation scale applied in f32.
+// to int8 per 32 values, an exact integer dot product per 32-value block (per 16 for Q6_K and Q3_K, whose
+// scales change every 16 values), then the block's weight scale times the activation scale applied in f32.
 //
 // Operands: A = 16 tokens x one block of their int8 codes, loaded straight from the activation buffer
 // (Int8Layout::Tiles); B = the weight panel that repack_int8_panel builds (4 consecutive codes of 16 rows

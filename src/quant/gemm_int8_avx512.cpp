@@ -9,7 +9,9 @@
 // Weight codes are unsigned (0..15 for 4-bit, q+128 for Q8_0) and activations signed int8 quantized per
 // 32 values exactly as the matrix-vector kernels do, so results equal kernels::matmul_q8_scalar up to
 // the order of float additions. Q4_0/Q8_0 subtract their integer offset through the accumulator's
-// initial value; Q4_K/Q5_K subtract their per-sub-block minimum with one more FMA.
+// initial value; Q4_K/Q5_K subtract their per-sub-block minimum with one more FMA. kernels_more.h's types
+// (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ3_S, MXFP4) are repacked by gemm_int8_more_avx512.cpp
+// from their decoders and multiplied by the same micro-kernels (gemm_int8_kind).
 //
 // The repacking (repack_int8_panel) is shared with the AMX kernel (gemm_int8_amx.cpp), whose tile B
 // operand has exactly this layout; there the codes are signed (tdpbssd needs no offset) and Q6_K is

@@ -95,8 +95,8 @@ class Int8ActBuffer {
 // Weight panels of the integer GEMMs. Rows are taken in groups of 16; for 32-value block b and group g
 // of a panel of `groups` groups, kInt8GroupBlockBytes at panel + (b * groups + g) * kInt8GroupBlockBytes:
 // 8 x 64 bytes of codes (vector j: codes 4j..4j+3 of each of the 16 rows, the VNNI / AMX B-operand
-// layout), then the 16 rows' f32 scales and 16 f32 mins (Q6_K: the scales of the block's second 16
-// values). Panels cover kInt8ChunkBlocks blocks of columns at most.
+// layout), then the 16 rows' f32 scales and 16 f32 mins (Q6_K, Q3_K: the scales of the block's second 16
+// values; Q2_K: Int8Kind::SplitMins's packed mins). Panels cover kInt8ChunkBlocks blocks of columns at most.
 constexpr int kInt8PanelLanes = 16;
 constexpr int kInt8CodeBytes = 8 * 64;
 constexpr int kInt8GroupBlockBytes = kInt8CodeBytes + 2 * 64;
