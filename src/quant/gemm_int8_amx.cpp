@@ -1,8 +1,8 @@
 // Integer GEMM for quantized weights and many tokens (prefill, batched decode) with AMX-INT8 (tdpbssd).
 //
 // Numerics are those of the VNNI integer GEMM and of kernels::matmul_q8_scalar: activations quantized
-// to int8 per 32 values, an exact integer dot product per 32-value block (per 16 for Q6_K, whose scales
-// change every 16 values), then the block's weight scale times the activation scale applied in f32.
+// to int8 per 32 values, an exact integer dot product per 32-value block (per 16 for Q6_K and Q3_K, whose
+// scales change every 16 values), then the block's weight scale times the activation scale applied in f32.
 //
 // Operands: A = 16 tokens x one block of their int8 codes, loaded straight from the activation buffer
 // (Int8Layout::Tiles); B = the weight panel that repack_int8_panel builds (4 consecutive codes of 16 rows
@@ -71,14 +71,15 @@ constexpr int64_t kChunk = kInt8ChunkBlocks;  // blocks of a panel (smaller pane
 enum class Kind {
   Plain,   // Q4_0, Q8_0: scale * d_x * dot
   Mins,    // Q4_K, Q5_K: scale * d_x * dot - min * (d_x * sum(x codes))
-  Halves,  // Q6_K: d_x * (scale0 * dot(first 16) + scale1 * dot(last 16))
+  Halves,  // Q6_K, Q3_K: d_x * (scale0 * dot(first 16) + scale1 * dot(last 16))
+  SplitMins,  // Q2_K: scale * d_x * dot - min0 * S0 - min1 * S1 (Int8Kind::SplitMins)
 };
 
 Kind kind_of(WType t) {
-  switch (t) {
-    case WType::Q4_K:
-    case WType::Q5_K: return Kind::Mins;
-    case WType::Q6_K: return Kind::Halves;
+  switch (gemm_int8_kind(t)) {
+    case Int8Kind::Mins: return Kind::Mins;
+    case Int8Kind::Halves: return Kind::Halves;
+    case Int8Kind::SplitMins: return Kind::SplitMins;
     default: return Kind::Plain;
   }
 }
@@ -95,17 +96,32 @@ void configure_tiles(Kind k) {
 }
 
 // acc[t] += (C[t] scaled) for the NT first tokens of the tile; c holds C (and for Halves, C of the second
-// half 256 int32 later). xd / xs: the tile's 16 d and d * sum(codes) of this block.
+// half 256 int32 later). xd / xs: the tile's 16 d and d * sum(codes) of this block; xs2 (SplitMins): the
+// 16 d * sum(codes) of the block's first half, then the 16 of its second.
 template <int NT, Kind K>
 __attribute__((always_inline)) inline void scale_block(const int32_t* c, const uint8_t* pb, const float* xd,
-                                                       const float* xs, __m512* acc) {
+                                                       const float* xs, const float* xs2, __m512* acc) {
   const __m512 w0 = _mm512_load_ps(pb + kInt8CodeBytes);
-  const __m512 w1 = _mm512_load_ps(pb + kInt8CodeBytes + 64);
+  __m512 w1, m1;
+  if constexpr (K == Kind::SplitMins) {
+    // The packed mins (see Int8Kind::SplitMins): dmin f16 | m0 << 16 | m1 << 24.
+    const __m512i p = _mm512_load_si512(pb + kInt8CodeBytes + 64);
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(p));
+    w1 = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(p, 16), _mm512_set1_epi32(0xff))));
+    m1 = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_srli_epi32(p, 24)));
+  } else {
+    w1 = _mm512_load_ps(pb + kInt8CodeBytes + 64);
+    m1 = _mm512_setzero_ps();
+  }
   #pragma GCC unroll 16
   for (int t = 0; t < NT; ++t) {
     const __m512 dx = _mm512_set1_ps(xd[t]);
     const __m512 p0 = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
-    if constexpr (K == Kind::Halves) {
+    if constexpr (K == Kind::SplitMins) {
+      acc[t] = _mm512_fmadd_ps(p0, _mm512_mul_ps(w0, dx), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(w1, _mm512_set1_ps(xs2[t]), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(m1, _mm512_set1_ps(xs2[kTok + t]), acc[t]);
+    } else if constexpr (K == Kind::Halves) {
       const __m512 p1 = _mm512_cvtepi32_ps(_mm512_load_si512(c + 256 + 16 * t));
       acc[t] = _mm512_fmadd_ps(_mm512_fmadd_ps(p1, w1, _mm512_mul_ps(p0, w0)), dx, acc[t]);
     } else {
@@ -194,6 +210,7 @@ struct PanelJob {
   const int8_t* q;            // tile 0's codes at the panel's first block (Tiles layout)
   const float* d;             // tile 0's d at the panel's first block
   const float* s;             // tile 0's d * sum(codes) at the panel's first block
+  const float* s2;            // tile 0's d * sum(codes) per half at the panel's first block (SplitMins)
   size_t tile_stride;         // d / s elements from one tile to the next (q: x 32 bytes)
   float* y;                   // y at the panel's first row, token 0
   size_t ldy;
@@ -279,7 +296,7 @@ void run_panel(const PanelJob& job) {
       }
       job.pf->step();
       const size_t xo = x0 + size_t(k) * kTok;
-      scale_block<NT, K>(ring[j & 7], pb + size_t(k) * pstride, job.d + xo, job.s + xo, acc);
+      scale_block<NT, K>(ring[j & 7], pb + size_t(k) * pstride, job.d + xo, job.s + xo, job.s2 + 2 * xo, acc);
     }
     #pragma GCC unroll 16
     for (int t = 0; t < NT; ++t)
@@ -308,8 +325,9 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
   static constexpr auto plain = panel_table<Kind::Plain>();
   static constexpr auto mins = panel_table<Kind::Mins>();
   static constexpr auto halves = panel_table<Kind::Halves>();
+  static constexpr auto split = panel_table<Kind::SplitMins>();
   const Kind kind = kind_of(w.type);
-  const auto& table = kind == Kind::Plain ? plain : kind == Kind::Mins ? mins : halves;
+  const auto& table = kind == Kind::Plain ? plain : kind == Kind::Mins ? mins : kind == Kind::Halves ? halves : split;
   const int64_t nb_total = w.cols / 32;
   const size_t nbt = size_t(a.nb);
   const int n_tiles = int((n_tokens + kTok - 1) / kTok);
@@ -340,14 +358,15 @@ void gemm_int8_amx(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t 
                  std::min<int64_t>(kChunk, nb_total), steps);
       const size_t at = size_t(b0) * kTok;  // tile 0's first block of the panel
       const size_t tile_stride = nbt * kTok;
-      PanelJob job{panel,          nb,   groups, a.q + at * 32, a.d + at, a.s + at, tile_stride, y + size_t(r),
-                   size_t(w.rows), full, kTok,   mask,          b0 == 0,  &pf};
+      PanelJob job{panel,       nb,           groups, a.q + at * 32, a.d + at, a.s + at, a.s2 + 2 * at,
+                   tile_stride, y + size_t(r), size_t(w.rows), full, kTok, mask, b0 == 0, &pf};
       if (full > 0) table[3](job);
       if (full < n_tiles) {
         const size_t last = size_t(full) * tile_stride;
         job.q += last * 32;
         job.d += last;
         job.s += last;
+        job.s2 += 2 * last;
         job.y += size_t(full) * kTok * size_t(w.rows);
         job.n_tiles = 1;
         job.nt_last = nt_last;

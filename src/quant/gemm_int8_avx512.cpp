@@ -9,7 +9,9 @@
 // Weight codes are unsigned (0..15 for 4-bit, q+128 for Q8_0) and activations signed int8 quantized per
 // 32 values exactly as the matrix-vector kernels do, so results equal kernels::matmul_q8_scalar up to
 // the order of float additions. Q4_0/Q8_0 subtract their integer offset through the accumulator's
-// initial value; Q4_K/Q5_K subtract their per-sub-block minimum with one more FMA.
+// initial value; Q4_K/Q5_K subtract their per-sub-block minimum with one more FMA. kernels_more.h's types
+// (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ3_S, MXFP4) are repacked by gemm_int8_more_avx512.cpp
+// from their decoders and multiplied by the same micro-kernels (gemm_int8_kind).
 //
 // The repacking (repack_int8_panel) is shared with the AMX kernel (gemm_int8_amx.cpp), whose tile B
 // operand has exactly this layout; there the codes are signed (tdpbssd needs no offset) and Q6_K is
@@ -41,6 +43,9 @@
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
+// Internal to this file (anonymous namespace), so compiled with the target above.
+#include "quant/gemm_int8_transpose.h"
+
 namespace g4::kernels::impl {
 
 namespace {
@@ -53,34 +58,6 @@ constexpr int kCodeBytes = kInt8CodeBytes;    // one 32-value block of 16 rows: 
 constexpr int kGroupBlockBytes = kInt8GroupBlockBytes;  // + 16 f32 scales + 16 f32 mins
 constexpr int kMaxTokens = 4;                 // tokens per register tile
 constexpr int64_t kChunkBlocks = kInt8ChunkBlocks;  // 2048 columns of a panel repacked at a time (~120 KiB)
-
-// Transposes 16 rows x 8 dwords (32 bytes per row, row i at base + off[i]; repeats allowed) into 8
-// vectors: vector j holds dword j of rows 0..15. Three rounds of shuffles, no gathers (slow on some CPUs).
-inline void transpose_16x8_at(const uint8_t* base, const int32_t* off, __m512i* out) {
-  __m512i z[8], t[8], u[8];
-  #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i)
-    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i]))),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + off[i + 8])), 1);
-  #pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
-  }
-  #pragma GCC unroll 2
-  for (int h = 0; h < 8; h += 4) {
-    u[h] = _mm512_unpacklo_epi64(t[h], t[h + 2]);
-    u[h + 1] = _mm512_unpackhi_epi64(t[h], t[h + 2]);
-    u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-    u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-  }
-  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  #pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    out[c] = _mm512_permutex2var_epi64(u[c], lo, u[c + 4]);
-    out[c + 4] = _mm512_permutex2var_epi64(u[c], hi, u[c + 4]);
-  }
-}
 
 // The f16 scales at byte offset `at` of 16 rows (row i at rows + offs[i]) as f32.
 inline __m512 gather_scales(const uint8_t* rows, __m512i offs, size_t at) {
@@ -226,7 +203,11 @@ void repack_group_direct(const Weight& w, int64_t r, int nrows, int groups, int 
 template <bool Signed>
 void repack_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0, int64_t nb, uint8_t* panel) {
   const int used = (nrows + kLanes - 1) / kLanes;
-  for (int g = 0; g < used; ++g) repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+  const bool more = gemm_int8_more_type(w.type);
+  for (int g = 0; g < used; ++g) {
+    if (more) repack_group_more(w, r, nrows, groups, g, b0, nb, Signed, panel);
+    else repack_group_direct<Signed>(w, r, nrows, groups, g, b0, nb, panel);
+  }
   for (int g = used; g < groups; ++g)  // groups wholly past the matrix: zeros
     for (int64_t b = 0; b < nb; ++b)
       std::memset(panel + (size_t(b) * size_t(groups) + size_t(g)) * kGroupBlockBytes, 0, kGroupBlockBytes);
@@ -236,8 +217,17 @@ void repack_panel(const Weight& w, int64_t r, int nrows, int groups, int64_t b0,
 enum class Kind {
   Plain,   // Q4_0, Q8_0: scale * d_x * dot (the code offset through the accumulator's initial value)
   Mins,    // Q4_K, Q5_K: scale * d_x * dot - min * (d_x * sum(x codes))
-  Halves,  // Q6_K: d_x * (scale * dot(first 16) + scale2 * dot(last 16)), offset per half
+  Halves,  // Q6_K, Q3_K: d_x * (scale * dot(first 16) + scale2 * dot(last 16)), offset per half
+  SplitMins,  // Q2_K: scale * d_x * dot - min0 * S0 - min1 * S1 (Int8Kind::SplitMins)
 };
+
+// Int8Kind::SplitMins's packed second slot (dmin f16 | m0 << 16 | m1 << 24) as the two mins dmin * m_h.
+inline void split_mins(const uint8_t* slot, __m512& mn0, __m512& mn1) {
+  const __m512i p = _mm512_load_si512(slot);
+  const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(p));
+  mn0 = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(p, 16), _mm512_set1_epi32(0xff))));
+  mn1 = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_srli_epi32(p, 24)));
+}
 
 // y[t][r + lane] (+)= panel rows x tokens [0, NT) over nb blocks of the chunk starting at block b0.
 template <int NT, Kind K>
@@ -254,6 +244,7 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
   const float* xd[NT];
   const float* xs[NT];
   const int32_t* xb[NT];
+  const float* xs2[NT];
   #pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) {
     const size_t tok = t0 + size_t(t);
@@ -261,6 +252,7 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     xd[t] = a.d + tok * size_t(a.nb) + size_t(b0);
     xs[t] = a.s + tok * size_t(a.nb) + size_t(b0);
     xb[t] = a.bias + tok * size_t(2 * a.nb) + size_t(2 * b0);
+    xs2[t] = a.s2 + tok * size_t(2 * a.nb) + size_t(2 * b0);
   }
   for (int64_t b = 0; b < nb; ++b) {
     pf.step();
@@ -270,7 +262,9 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     for (int t = 0; t < NT; ++t) {
       #pragma GCC unroll 2
       for (int h = 0; h < kHalves; ++h) {
-        const int32_t bias = K == Kind::Mins ? 0 : K == Kind::Halves ? xb[t][2 * b + h] : xb[t][2 * b] + xb[t][2 * b + 1];
+        const int32_t bias = K == Kind::Mins || K == Kind::SplitMins ? 0
+                             : K == Kind::Halves                     ? xb[t][2 * b + h]
+                                                                     : xb[t][2 * b] + xb[t][2 * b + 1];
         #pragma GCC unroll 8
         for (int g = 0; g < kGroups; ++g) iacc[h][g][t] = _mm512_set1_epi32(bias);
       }
@@ -293,10 +287,17 @@ void micro(const uint8_t* panel, int64_t nb, const Int8Acts& a, size_t t0, int64
     #pragma GCC unroll 8
     for (int g = 0; g < kGroups; ++g) {
       const __m512 sc = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes);
-      const __m512 sc2 = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes + 64);  // mins or 2nd scales
+      __m512 sc2 = _mm512_setzero_ps(), mn1 = _mm512_setzero_ps();
+      if constexpr (K == Kind::SplitMins) split_mins(pb + g * kGroupBlockBytes + kCodeBytes + 64, sc2, mn1);
+      else sc2 = _mm512_load_ps(pb + g * kGroupBlockBytes + kCodeBytes + 64);  // mins or 2nd scales
       #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        if constexpr (K == Kind::Halves) {
+        if constexpr (K == Kind::SplitMins) {
+          facc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][g][t]), _mm512_mul_ps(sc, _mm512_set1_ps(xd[t][b])),
+                                       facc[g][t]);
+          facc[g][t] = _mm512_fnmadd_ps(sc2, _mm512_set1_ps(xs2[t][2 * b]), facc[g][t]);
+          facc[g][t] = _mm512_fnmadd_ps(mn1, _mm512_set1_ps(xs2[t][2 * b + 1]), facc[g][t]);
+        } else if constexpr (K == Kind::Halves) {
           const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][g][t]), sc2,
                                            _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[0][g][t]), sc));
           facc[g][t] = _mm512_fmadd_ps(v, _mm512_set1_ps(xd[t][b]), facc[g][t]);
@@ -343,7 +344,8 @@ void PanelPrefetch::start(const Weight& w, int64_t r, int nrows, int64_t b0, int
 }
 
 bool gemm_int8_supported(WType t) {
-  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K;
+  return t == WType::Q4_0 || t == WType::Q8_0 || t == WType::Q4_K || t == WType::Q5_K || t == WType::Q6_K ||
+         gemm_int8_more_type(t);
 }
 
 int gemm_int8_offset(WType t) {
@@ -351,7 +353,20 @@ int gemm_int8_offset(WType t) {
     case WType::Q4_0: return 8;
     case WType::Q8_0: return 128;
     case WType::Q6_K: return 32;
+    // kernels_more.h's types with signed codes (gemm_int8_more_avx512.cpp)
+    case WType::Q5_0: case WType::Q3_K: case WType::IQ4_NL: case WType::IQ4_XS: case WType::IQ3_S:
+    case WType::MXFP4:
+      return 128;
     default: return 0;
+  }
+}
+
+Int8Kind gemm_int8_kind(WType t) {
+  switch (t) {
+    case WType::Q4_K: case WType::Q5_K: case WType::Q4_1: case WType::Q5_1: return Int8Kind::Mins;
+    case WType::Q6_K: case WType::Q3_K: return Int8Kind::Halves;
+    case WType::Q2_K: return Int8Kind::SplitMins;
+    default: return Int8Kind::Plain;
   }
 }
 
@@ -384,13 +399,14 @@ inline __m512 reduce16(const __m512* v, Op op) {
 
 // quantize_act_avx512's numerics (d = amax / 127, codes rounded to nearest even, s = d * sum of codes)
 // 16 blocks at a time, block b's 32 codes to q + b * q_stride and its d and s to d[b * ds_stride] and
-// s[b * ds_stride] (the Rows or the Tiles layout).
+// s[b * ds_stride] (the Rows or the Tiles layout); with s2, d * the sums of its two halves' codes to
+// s2[b * s2_block + h * s2_half].
 void quantize_blocks_int8(const float* x, int64_t nb, int8_t* q, size_t q_stride, float* d, float* s,
-                          size_t ds_stride) {
+                          size_t ds_stride, float* s2 = nullptr, size_t s2_block = 0, size_t s2_half = 0) {
   const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (int64_t b0 = 0; b0 < nb; b0 += 16) {
     const int n = int(std::min<int64_t>(16, nb - b0));
-    __m512 m[16], sums[16];
+    __m512 m[16], sums[16], hsums[16];  // hsums: the first halves' codes (with s2)
     for (int i = 0; i < 16; ++i) {
       if (i < n) {
         const float* xb = x + 32 * (b0 + i);
@@ -405,7 +421,7 @@ void quantize_blocks_int8(const float* x, int64_t nb, int8_t* q, size_t q_stride
     _mm512_store_ps(id, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), db));
     for (int i = 0; i < 16; ++i) {
       if (i >= n) {
-        sums[i] = _mm512_setzero_ps();
+        sums[i] = hsums[i] = _mm512_setzero_ps();
         continue;
       }
       const float* xb = x + 32 * (b0 + i);
@@ -416,14 +432,25 @@ void quantize_blocks_int8(const float* x, int64_t nb, int8_t* q, size_t q_stride
       _mm_storeu_si128(reinterpret_cast<__m128i*>(qb), _mm512_cvtsepi32_epi8(i0));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + 16), _mm512_cvtsepi32_epi8(i1));
       sums[i] = _mm512_castsi512_ps(_mm512_add_epi32(i0, i1));
+      hsums[i] = _mm512_castsi512_ps(i0);
     }
-    const __m512 sv = _mm512_mul_ps(db, _mm512_cvtepi32_ps(_mm512_castps_si512(reduce16(sums, AddEpi32Op{}))));
-    alignas(64) float dv[16], svv[16];
+    const __m512i total = _mm512_castps_si512(reduce16(sums, AddEpi32Op{}));
+    const __m512 sv = _mm512_mul_ps(db, _mm512_cvtepi32_ps(total));
+    alignas(64) float dv[16], svv[16], h0[16], h1[16];
     _mm512_store_ps(dv, db);
     _mm512_store_ps(svv, sv);
     for (int i = 0; i < n; ++i) {
       d[size_t(b0 + i) * ds_stride] = dv[i];
       s[size_t(b0 + i) * ds_stride] = svv[i];
+    }
+    if (s2) {
+      const __m512i first = _mm512_castps_si512(reduce16(hsums, AddEpi32Op{}));
+      _mm512_store_ps(h0, _mm512_mul_ps(db, _mm512_cvtepi32_ps(first)));
+      _mm512_store_ps(h1, _mm512_mul_ps(db, _mm512_cvtepi32_ps(_mm512_sub_epi32(total, first))));
+      for (int i = 0; i < n; ++i) {
+        s2[size_t(b0 + i) * s2_block] = h0[i];
+        s2[size_t(b0 + i) * s2_block + s2_half] = h1[i];
+      }
     }
   }
 }
@@ -432,11 +459,14 @@ void quantize_blocks_int8(const float* x, int64_t nb, int8_t* q, size_t q_stride
 
 void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, size_t t1) {
   const int64_t nb = cols / 32;
+  const bool halves = gemm_int8_kind(t) == Int8Kind::SplitMins;
   if (layout_ == Int8Layout::Tiles) {
     constexpr size_t kT = kAmxTokenTile;
     for (size_t tok = t0; tok < t1; ++tok) {
       const size_t at = tok / kT * size_t(nb) * kT + tok % kT;  // the token's slot in its tile's block 0
-      quantize_blocks_int8(x + tok * size_t(cols), nb, q_.data() + at * 32, kT * 32, d_.data() + at, s_.data() + at, kT);
+      const size_t at2 = tok / kT * size_t(nb) * 2 * kT + tok % kT;
+      quantize_blocks_int8(x + tok * size_t(cols), nb, q_.data() + at * 32, kT * 32, d_.data() + at, s_.data() + at, kT,
+                           halves ? s2_.data() + at2 : nullptr, 2 * kT, kT);
     }
     return;
   }
@@ -444,7 +474,8 @@ void Int8ActBuffer::prepare(WType t, const float* x, int64_t cols, size_t t0, si
   for (size_t tok = t0; tok < t1; ++tok) {
     int8_t* q = q_.data() + tok * size_t(cols);
     float* d = d_.data() + tok * size_t(nb);
-    quantize_blocks_int8(x + tok * size_t(cols), nb, q, 32, d, s_.data() + tok * size_t(nb), 1);
+    quantize_blocks_int8(x + tok * size_t(cols), nb, q, 32, d, s_.data() + tok * size_t(nb), 1,
+                         halves ? s2_.data() + tok * size_t(2 * nb) : nullptr, 2, 1);
     // Per 16 codes, -offset * their sum: the sum of absolute differences against zero of the codes + 128
     // (unsigned) gives four sums of 8, less 8 * 128 each.
     int32_t* bias = bias_.data() + tok * size_t(2 * nb);
@@ -467,6 +498,7 @@ void Int8ActBuffer::resize(size_t n_tokens, int64_t cols, Int8Layout layout) {
   q_.resize(tokens * size_t(cols));
   d_.resize(tokens * nb);
   s_.resize(tokens * nb);
+  s2_.resize(tokens * 2 * nb);
   if (layout == Int8Layout::Rows) {
     bias_.resize(tokens * 2 * nb);
   } else if (tokens > n_tokens) {
@@ -478,9 +510,12 @@ void Int8ActBuffer::resize(size_t n_tokens, int64_t cols, Int8Layout layout) {
       std::memset(q_.data() + (at + first) * 32, 0, (kAmxTokenTile - first) * 32);
       std::fill(d_.begin() + std::ptrdiff_t(at + first), d_.begin() + std::ptrdiff_t(at + kAmxTokenTile), 0.0f);
       std::fill(s_.begin() + std::ptrdiff_t(at + first), s_.begin() + std::ptrdiff_t(at + kAmxTokenTile), 0.0f);
+      for (size_t h = 0; h < 2; ++h)
+        std::fill(s2_.begin() + std::ptrdiff_t(2 * at + h * kAmxTokenTile + first),
+                  s2_.begin() + std::ptrdiff_t(2 * at + (h + 1) * kAmxTokenTile), 0.0f);
     }
   }
-  acts_ = Int8Acts{q_.data(), d_.data(), s_.data(), bias_.data(), cols, int64_t(nb)};
+  acts_ = Int8Acts{q_.data(), d_.data(), s_.data(), bias_.data(), s2_.data(), cols, int64_t(nb)};
 }
 
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y) {
@@ -488,8 +523,13 @@ void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64
   static constexpr auto mins = micro_table<Kind::Mins>(std::make_integer_sequence<int, kMaxTokens>());
   // Two integer accumulators per block leave registers for 2 tokens per pass.
   static constexpr auto halves = micro_table<Kind::Halves>(std::make_integer_sequence<int, 2>());
-  const bool six = w.type == WType::Q6_K;
-  const MicroFn* table = six ? halves.data() : gemm_int8_offset(w.type) == 0 ? mins.data() : plain.data();
+  static constexpr auto split = micro_table<Kind::SplitMins>(std::make_integer_sequence<int, kMaxTokens>());
+  const Int8Kind kind = gemm_int8_kind(w.type);
+  const bool six = kind == Int8Kind::Halves;
+  const MicroFn* table = six                          ? halves.data()
+                         : kind == Int8Kind::Mins      ? mins.data()
+                         : kind == Int8Kind::SplitMins ? split.data()
+                                                       : plain.data();
   const size_t step = six ? 2 : kMaxTokens;
   const int64_t nb_total = w.cols / 32;
   const size_t ldy = size_t(w.rows);

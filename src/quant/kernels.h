@@ -63,8 +63,8 @@ const char* matmul_path_name(MatmulPath p);
 uint64_t amx_panels_done();
 
 // Whether the quantized-activation kernels (and matmul_q8_scalar) handle quantized type t. The other
-// quantized types (and the types of kernels_more.h beyond 4 tokens) are multiplied as f32 tiles of
-// dequantized rows (MatmulPath::DequantTiles), exact up to summation order.
+// quantized types (and the types of kernels_more.h beyond 4 tokens where no integer GEMM takes them) are
+// multiplied as f32 tiles of dequantized rows (MatmulPath::DequantTiles), exact up to summation order.
 bool quantizes_activations(WType t);
 
 // Reference for the quantized-activation kernels (any ISA): activations quantized to int8 per 32 values

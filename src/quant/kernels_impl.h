@@ -63,6 +63,8 @@ void gemm_float_avx512(const Weight& w, const float* x, size_t n_tokens, int64_t
 //  Tiles (AMX GEMM): tokens in tiles of kAmxTokenTile (the last one padded with zero tokens); per tile and
 //    block the tile's 16 x 32 codes are contiguous (the A operand of one block), q [tile][nb][16][32],
 //    d / s [tile][nb][16]; no bias.
+// For weight types of Int8Kind::SplitMins also s2 = d * sum(codes) per 16 codes: Rows [n_tokens][nb][2],
+// Tiles [tile][nb][2][16]. Otherwise s2 is not written.
 enum class Int8Layout { Rows, Tiles };
 constexpr size_t kAmxTokenTile = 16;
 
@@ -71,6 +73,7 @@ struct Int8Acts {
   const float* d = nullptr;
   const float* s = nullptr;
   const int32_t* bias = nullptr;
+  const float* s2 = nullptr;
   int64_t cols = 0, nb = 0;
 };
 
@@ -84,7 +87,7 @@ class Int8ActBuffer {
  private:
   Int8Layout layout_ = Int8Layout::Rows;
   std::vector<int8_t> q_;
-  std::vector<float> d_, s_;
+  std::vector<float> d_, s_, s2_;
   std::vector<int32_t> bias_;
   Int8Acts acts_;
 };
@@ -92,8 +95,8 @@ class Int8ActBuffer {
 // Weight panels of the integer GEMMs. Rows are taken in groups of 16; for 32-value block b and group g
 // of a panel of `groups` groups, kInt8GroupBlockBytes at panel + (b * groups + g) * kInt8GroupBlockBytes:
 // 8 x 64 bytes of codes (vector j: codes 4j..4j+3 of each of the 16 rows, the VNNI / AMX B-operand
-// layout), then the 16 rows' f32 scales and 16 f32 mins (Q6_K: the scales of the block's second 16
-// values). Panels cover kInt8ChunkBlocks blocks of columns at most.
+// layout), then the 16 rows' f32 scales and 16 f32 mins (Q6_K, Q3_K: the scales of the block's second 16
+// values; Q2_K: Int8Kind::SplitMins's packed mins). Panels cover kInt8ChunkBlocks blocks of columns at most.
 constexpr int kInt8PanelLanes = 16;
 constexpr int kInt8CodeBytes = 8 * 64;
 constexpr int kInt8GroupBlockBytes = kInt8CodeBytes + 2 * 64;
@@ -138,9 +141,26 @@ bool has_direct_kernels(WType t);
 // y = x W^T through f32 tiles of dequantized rows and the f32 kernels of level isa (matmul_tiles.cpp).
 void matmul_dequant_tiles(const Weight& w, const float* x, size_t n_tokens, float* y, Isa isa, ThreadPool& pool);
 
-// Weight types the VNNI integer GEMM handles (all quantized ones) and their unsigned-code offset.
+// Weight types the integer GEMMs handle and their unsigned-code offset (the VNNI GEMM's codes are
+// signed code + offset).
 bool gemm_int8_supported(WType t);
 int gemm_int8_offset(WType t);
+// How a type's per-block int32 dot products become f32 in the integer GEMMs (the panel's two f32 slots):
+//  Plain:  scale * d_x * dot                                  (slots: scale, 0)
+//  Mins:   scale * d_x * dot - min * d_x * sum(x codes)       (slots: scale, min; codes unsigned, offset 0)
+//  Halves: d_x * (scale * dot(first 16) + scale2 * dot(last 16)) (slots: scale, scale2)
+//  SplitMins (Q2_K): scale * d_x * dot - min0 * S0 - min1 * S1, S_h = d_x * sum(x codes of half h), the
+//          sub-block scales folded into the codes (scale * code, 0..45); slots: scale, and as int32 the
+//          f16 bits of the min's scale dmin | m0 << 16 | m1 << 24 (min_h = dmin * m_h): four numbers per
+//          block where the panel has room for two f32.
+enum class Int8Kind { Plain, Mins, Halves, SplitMins };
+Int8Kind gemm_int8_kind(WType t);
+// kernels_more.h's types in the integer GEMMs (gemm_int8_more_avx512.cpp): their SIMD decoders feed the
+// panel layout. repack_group_more writes group g (16 rows from r + 16 g, the rows past nrows repeating the
+// last) of a panel of `groups` groups, blocks [b0, b0 + nb), as repack_int8_panel describes.
+bool gemm_int8_more_type(WType t);
+void repack_group_more(const Weight& w, int64_t r, int nrows, int groups, int g, int64_t b0, int64_t nb,
+                       bool signed_codes, uint8_t* panel);
 // AVX-512 VNNI GEMM for quantized weights and many tokens: rows [r0, r1) of y = x W^T.
 void gemm_int8_avx512(const Weight& w, const Int8Acts& a, size_t n_tokens, int64_t r0, int64_t r1, float* y);
 

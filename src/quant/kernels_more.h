@@ -9,7 +9,9 @@
 
 namespace g4::kernels::impl {
 
-// The types below have these kernels (decode: up to 4 tokens per pass; prefill takes the f32 tiles).
+// The types below have these kernels (decode: up to 4 tokens per pass; prefill takes the integer GEMMs on
+// AVX-512 machines, which repack blocks with the SIMD decoders of kernels_more_simd.h, and the f32 tiles
+// elsewhere).
 bool has_more_kernels(WType t);
 
 // One decoded 32-value block.

@@ -1,6 +1,7 @@
 // SIMD bodies of kernels_more.h's kernels, compiled twice: by kernels_more_avx2.cpp (vpmaddubsw) and by
 // kernels_more_vnni.cpp (vpdpbusd), each after including every standard header and then setting its
-// target. This header includes nothing itself. Define G4_MORE_VNNI (0/1) and G4_MORE_NS before it.
+// target. This header includes nothing itself. Define G4_MORE_VNNI (0/1) and G4_MORE_NS before it
+// (and G4_MORE_DECODERS_ONLY for the decoders alone).
 //
 // Each 32-value block decodes to 32 int8 weights q in one register with a per-lane scale vector
 // (lanes 0-3 hold the first 16 values' products, lanes 4-7 the second 16's) and, for types with mins, a
@@ -182,6 +183,8 @@ struct KIQ3_S {
   }
 };
 
+#ifndef G4_MORE_DECODERS_ONLY  // the integer GEMM's repacking (gemm_int8_more_avx512.cpp) takes the decoders only
+
 // ---------------------------------------------------------------- the row kernel
 
 template <class K, int NT>
@@ -218,8 +221,11 @@ void rows_nt(const Weight& w, const ActQ* a, int nt, int64_t r0, int64_t r1, flo
   }
 }
 
+#endif  // G4_MORE_DECODERS_ONLY
+
 }  // namespace
 
+#ifndef G4_MORE_DECODERS_ONLY
 RowsFn rows_fn(WType t) {
   switch (t) {
     case WType::Q4_1: return rows_nt<KQ4_1>;
@@ -234,5 +240,7 @@ RowsFn rows_fn(WType t) {
     default: return nullptr;
   }
 }
+
+#endif  // G4_MORE_DECODERS_ONLY
 
 }  // namespace g4::kernels::impl::G4_MORE_NS

@@ -33,7 +33,8 @@ constexpr size_t kInt8GemmMinTokens = 5;
 constexpr size_t kAmxGemmMinTokens = 32;
 
 // Types with kernels_more.h's matrix-vector kernels use them for up to 4 tokens (decoding); more tokens
-// multiply f32 tiles of dequantized rows, which dequantize each weight once per call.
+// take the integer GEMMs on the AVX-512 levels where gemm_int8_supported says so, else multiply f32 tiles
+// of dequantized rows, which dequantize each weight once per call.
 // They exist only for x86-64 (AVX2 and up); elsewhere those types take the dequantized tiles.
 bool more_rows(Isa isa, WType t, size_t n_tokens) {
 #if G4_X86
@@ -44,12 +45,13 @@ bool more_rows(Isa isa, WType t, size_t n_tokens) {
 #endif
 }
 
+enum class IntGemm { None, Vnni, Amx };
+IntGemm int_gemm_for(Isa isa, WType t, size_t n_tokens);
+
 // Whether t is multiplied by f32 tiles of dequantized rows (MatmulPath::DequantTiles) for n_tokens.
 bool dequant_tiles(Isa isa, WType t, size_t n_tokens) {
-  return !impl::has_direct_kernels(t) && !more_rows(isa, t, n_tokens);
+  return !impl::has_direct_kernels(t) && !more_rows(isa, t, n_tokens) && int_gemm_for(isa, t, n_tokens) == IntGemm::None;
 }
-
-enum class IntGemm { None, Vnni, Amx };
 
 bool avx512_level(Isa isa) { return isa == Isa::Avx512 || isa == Isa::Amx; }
 

@@ -170,7 +170,10 @@ TEST(QuantAccuracy, KQuantsOnA256WideRandomModel) {
 // The grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M) are read but not written:
 // files with random blocks of each load, run through the dequantized-tile path, and give finite logits
 // equal (up to summation order) to those of the same weights dequantized into an F32 file. (No logit
-// soft-capping, which would saturate the random weights' logits and hide differences.)
+// soft-capping, which would saturate the random weights' logits and hide differences.) IQ3_S has kernels
+// of its own, and on AVX-512 machines its prefill takes the integer GEMMs with 8-bit activations (their
+// products are checked against ggml's in matmul_kernels_test): there it is held to the error of those
+// activations (about 1/254 of each value) instead.
 TEST(QuantAccuracy, GridTypesLoadAndRun) {
   TempDir tmp;
   const std::string cfg = tmp.file("config.json");
@@ -227,7 +230,9 @@ TEST(QuantAccuracy, GridTypesLoadAndRun) {
       max_abs = std::max(max_abs, double(std::fabs(lf[i])));
     }
     std::printf("[grid %s] max |logit - f32 twin| %.3g (max |logit| %.3g)\n", wtype_info(t).name, max_diff, max_abs);
-    EXPECT_LT(max_diff, 1e-3 * max_abs + 1e-4) << wtype_info(t).name;
+    const kernels::MatmulPath path = kernels::matmul_path(t, ids.size());
+    const bool q8 = path != kernels::MatmulPath::DequantTiles && path != kernels::MatmulPath::Scalar;
+    EXPECT_LT(max_diff, (q8 ? 1e-2 : 1e-3) * max_abs + 1e-4) << wtype_info(t).name << " " << kernels::matmul_path_name(path);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -276,34 +278,78 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   EXPECT_EQ(kernels::best_isa(), Isa::Amx);
   ThreadPool pool(2);
   int runs = 0;
-  for (WType t : {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K, WType::Q6_K}) {
+  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K,   WType::Q6_K,   WType::Q4_1, WType::Q5_0,
+                         WType::Q5_1, WType::Q2_K, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  for (WType t : types) {
     const int64_t bs = wtype_info(t).block_elems;
     runs += run_case(t, 45, bs * (bs == 32 ? 5 : 1), 33, pool);
   }
-  EXPECT_EQ(runs, 5);
+  EXPECT_EQ(runs, int(std::size(types)));
+}
+
+// The types of the llama-quantize mixes beyond the original five take the integer GEMMs on the AVX-512
+// levels (VNNI from 5 tokens, AMX from 32) and keep their paths elsewhere: the matrix-vector kernels up to
+// 4 tokens, f32 tiles of dequantized rows for more on AVX2. MatchesGgmlDequantizedProduct checks the
+// products of each path against ggml.
+TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
+  const WType types[] = {WType::Q4_1,   WType::Q5_0,   WType::Q5_1,  WType::Q2_K, WType::Q3_K,
+                         WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  using kernels::MatmulPath;
+  for (WType t : types) {
+    const std::string name = wtype_info(t).name;
+    if (kernels::isa_supported(Isa::Avx2)) {
+      ForceGuard g(Isa::Avx2);
+      EXPECT_EQ(kernels::matmul_path(t, 4), MatmulPath::Rows) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 40), MatmulPath::DequantTiles) << name;
+    }
+    if (kernels::isa_supported(Isa::Avx512)) {
+      ForceGuard g(Isa::Avx512);
+      EXPECT_EQ(kernels::matmul_path(t, 4), MatmulPath::Rows) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 5), MatmulPath::VnniInt8Gemm) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 40), MatmulPath::VnniInt8Gemm) << name;
+    }
+    if (kernels::isa_supported(Isa::Amx)) {
+      ForceGuard g(Isa::Amx);
+      EXPECT_EQ(kernels::matmul_path(t, 31), MatmulPath::VnniInt8Gemm) << name;
+      EXPECT_EQ(kernels::matmul_path(t, 32), MatmulPath::AmxInt8Gemm) << name;
+    }
+  }
+  // The grid i-quants without matrix-vector kernels keep the f32 tiles.
+  if (kernels::isa_supported(Isa::Amx)) {
+    ForceGuard g(Isa::Amx);
+    EXPECT_EQ(kernels::matmul_path(WType::IQ2_XXS, 40), MatmulPath::DequantTiles);
+  }
 }
 #endif
 
 // Several weights sharing one activation pass (q/k/v, gate/up), rows split across threads at and
 // between the weights' boundaries, on every level; and weights of different types in one call (a Q6_K v
-// beside Q4_K q and k), which go one by one.
+// beside Q4_K q and k), which go one by one. Paths with f32 activations (the dequantized tiles that
+// AVX2 keeps for the newer types) are compared with the f32 reference instead.
 TEST(MatmulKernels, ManyWeightsShareOnePass) {
   ThreadPool pool(2);
   const std::pair<WType, WType> cases[] = {
-      {WType::Q4_0, WType::Q4_0}, {WType::Q4_K, WType::Q4_K}, {WType::Q4_K, WType::Q6_K}};
+      {WType::Q4_0, WType::Q4_0}, {WType::Q4_K, WType::Q4_K}, {WType::Q4_K, WType::Q6_K},
+      {WType::IQ4_NL, WType::IQ4_NL}, {WType::Q2_K, WType::Q2_K}, {WType::Q3_K, WType::Q5_K}};
   for (const auto& [ta, tc] : cases) {
-    const int64_t cols = ta == WType::Q4_0 ? 96 : 256;
+    const int64_t cols = wtype_info(ta).block_elems == 32 ? 96 : 256;
     Mat a = make_weight(ta, 37, cols, 1), b = make_weight(ta, 5, cols, 2), c = make_weight(tc, 50, cols, 3);
     for (size_t n : {1, 5, 8, 16, 33}) {
       auto x = make_x(n, cols, n);
-      std::vector<float> ra(n * 37), rb(n * 5), rc(n * 50);
-      kernels::matmul_q8_scalar(a.w, x.data(), n, ra.data());
-      kernels::matmul_q8_scalar(b.w, x.data(), n, rb.data());
-      kernels::matmul_q8_scalar(c.w, x.data(), n, rc.data());
+      std::vector<float> qa(n * 37), qb(n * 5), qc(n * 50), fa(n * 37), fb(n * 5), fc(n * 50);
+      kernels::matmul_q8_scalar(a.w, x.data(), n, qa.data());
+      kernels::matmul_q8_scalar(b.w, x.data(), n, qb.data());
+      kernels::matmul_q8_scalar(c.w, x.data(), n, qc.data());
+      kernels::matmul_f32_accum(a.w, x.data(), n, fa.data(), pool);
+      kernels::matmul_f32_accum(b.w, x.data(), n, fb.data(), pool);
+      kernels::matmul_f32_accum(c.w, x.data(), n, fc.data(), pool);
       const auto sa = abs_dot(a.w, x.data(), n), sb = abs_dot(b.w, x.data(), n), sc = abs_dot(c.w, x.data(), n);
       for (Isa isa : isas()) {
         if (isa == Isa::Scalar) continue;
         ForceGuard g(isa);
+        const auto& ra = q8_path(ta, isa, n) ? qa : fa;
+        const auto& rb = q8_path(ta, isa, n) ? qb : fb;
+        const auto& rc = q8_path(tc, isa, n) ? qc : fc;
         std::vector<float> ya(n * 37), yb(n * 5), yc(n * 50);
         matmul_many({{&a.w, ya.data()}, {&b.w, yb.data()}, {&c.w, yc.data()}}, x.data(), n, pool);
         const std::string at = std::string(wtype_info(tc).name) + " " + kernels::isa_name(isa) + " n=" +
@@ -339,6 +385,7 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
                          WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_XXS,
                          WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S, WType::IQ1_M,
                          WType::MXFP4};
+  std::map<WType, std::vector<kernels::MatmulPath>> paths_seen;
   for (WType t : types) {
     const int64_t rows = 37, cols = 512;
     Mat m = make_weight(t, rows, cols, 99);
@@ -361,7 +408,13 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
         const bool q8 = q8_path(t, isa, n);
         const std::vector<float>& xa = q8 ? xq : x;
         std::vector<float> y(n * size_t(rows), -12345.0f);
+        const kernels::MatmulPath path = kernels::matmul_path(t, n);
+        const uint64_t panels = kernels::amx_panels_done();
         matmul(m.w, x.data(), n, y.data(), pool);
+        paths_seen[t].push_back(path);
+        if (path == kernels::MatmulPath::AmxInt8Gemm) {
+          ASSERT_GT(kernels::amx_panels_done(), panels) << where_str(t, isa, rows, cols, n, 0) << ": AMX GEMM did not run";
+        }
         for (size_t tk = 0; tk < n; ++tk)
           for (int64_t r = 0; r < rows; ++r) {
             double ref = 0, mag = 0;
@@ -374,6 +427,18 @@ TEST(MatmulKernels, MatchesGgmlDequantizedProduct) {
                 << where_str(t, isa, rows, cols, n, tk * size_t(rows) + size_t(r));
           }
       }
+    }
+  }
+  // The integer GEMMs were among the paths compared, for every type they handle, wherever the CPU has them.
+  for (WType t : types) {
+    const auto& seen = paths_seen[t];
+    const auto has = [&](kernels::MatmulPath p) { return std::find(seen.begin(), seen.end(), p) != seen.end(); };
+    if (!kernels::quantizes_activations(t)) continue;
+    if (kernels::isa_supported(Isa::Avx512)) {
+      EXPECT_TRUE(has(kernels::MatmulPath::VnniInt8Gemm)) << wtype_info(t).name << ": the VNNI GEMM was not compared";
+    }
+    if (kernels::isa_supported(Isa::Amx)) {
+      EXPECT_TRUE(has(kernels::MatmulPath::AmxInt8Gemm)) << wtype_info(t).name << ": the AMX GEMM was not compared";
     }
   }
 }
