@@ -203,6 +203,7 @@ double amx_peak(int threads) {
 #else
 double int8_peak(int) { return 0.0; }
 double amx_peak(int) { return 0.0; }
+double f32_peak(int) { return 0.0; }
 #endif
 
 }  // namespace
