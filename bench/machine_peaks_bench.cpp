@@ -260,6 +260,7 @@ double bf16_peak(int threads, bool amx) {
 double int8_peak(int) { return 0.0; }
 double amx_peak(int) { return 0.0; }
 double bf16_peak(int, bool) { return 0.0; }
+double f32_peak(int) { return 0.0; }
 #endif
 
 }  // namespace
