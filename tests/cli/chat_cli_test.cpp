@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/mapped_file.h"
 #include "test_util.h"
 
@@ -17,6 +20,10 @@ const std::string& demo_model() {
     EXPECT_EQ(r.status, 0) << r.out;
     return d;
   }();
+  // Removed at exit (constructed after `dir`, so destroyed before it): each test process made its own.
+  static const struct Cleanup {
+    ~Cleanup() { std::system(("rm -rf '" + dir + "'").c_str()); }
+  } cleanup;
   return dir;
 }
 
@@ -51,6 +58,7 @@ TEST(ChatCli, MultiTurnWithCommands) {
     fclose(f);
   }
   auto r = run_cli("chat --model " + demo_model() + " --max-tokens 6 --greedy < " + input);
+  std::remove(input.c_str());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("(thinking on)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(conversation cleared)"), std::string::npos) << r.out;
@@ -72,6 +80,7 @@ TEST(ChatCli, ContextFullPolicy) {
     fclose(f);
   }
   auto r = run_cli("chat --model " + demo_model() + " --ctx 100 --max-tokens 20 --greedy < " + input);
+  std::remove(input.c_str());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("[the context was full: the 1 oldest turn of the conversation was dropped]"), std::string::npos)
       << r.out;

@@ -40,9 +40,13 @@ const std::string& work_dir() {
     mkdir(d.c_str(), 0700);
     auto r = g4::test::run_cli("demo-model --out " + d + "/demo");
     EXPECT_EQ(r.status, 0) << r.out;
-    std::atexit([] { std::system(("rm -rf '" + work_dir() + "'").c_str()); });
     return d;
   }();
+  // Removed at exit; constructed after `dir`, so destroyed before it (an atexit handler registered inside
+  // dir's initializer would run after dir was destroyed).
+  static const struct Cleanup {
+    ~Cleanup() { std::system(("rm -rf '" + dir + "'").c_str()); }
+  } cleanup;
   return dir;
 }
 
