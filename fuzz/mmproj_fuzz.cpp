@@ -28,8 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (int y = 0; y < 3; ++y)
           for (int x = 0; x < 3; ++x) { pos.push_back(x); pos.push_back(y); }
         int64_t n = 0;
-        volatile float keep = mm->vision->encode(px.data(), pos.data(), 9, &n)[0];
-        (void)keep;
+        // Both arithmetics: the fast one multiplies on the bf16 GEMMs from 8 patches.
+        for (g4::TowerMath math : {g4::TowerMath::Exact, g4::TowerMath::Fast}) {
+          volatile float keep = mm->vision->encode(px.data(), pos.data(), 9, &n, math)[0];
+          (void)keep;
+        }
       }
     }
   } catch (const g4::Error&) {
