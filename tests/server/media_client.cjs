@@ -91,8 +91,10 @@ async function expect400(content, fragment) {
       return r.choices[0].logprobs.content[0].top_logprobs.map((t) => t.logprob);
     };
     const a = await lp('a.png'), a2 = await lp('a2.png'), again = await lp('a.png');
-    assert.deepEqual(again, a, 'the same picture gives the same distribution');
-    assert.notDeepEqual(a2, a, 'two different pictures gave the same distribution: were the soft tokens used?');
+    // The same prompt may be computed by other kernels when the prefix cache serves it: close, not bit-equal.
+    const maxDiff = (x, y) => Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+    assert.ok(maxDiff(again, a) < 1e-3, `the same picture gave another distribution: ${a} vs ${again}`);
+    assert.ok(maxDiff(a2, a) > 1e-3, `two different pictures gave the same distribution (${a} vs ${a2}): were the soft tokens used?`);
   });
 
   await check('streamed answer with an image equals the plain one', async () => {
