@@ -34,24 +34,6 @@ const SourceTensor& TowerBinder::tensor(const std::string& name, const std::vect
   return *t;
 }
 
-namespace {
-
-// A tensor as a rows x cols weight, its byte count checked against its shape and type.
-Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) {
-  Weight w;
-  w.data = t.data;
-  w.type = t.type;
-  w.rows = rows;
-  w.cols = cols;
-  (void)wtype_row_bytes(w.type, cols);  // throws when a row is not a whole number of blocks
-  if (w.bytes() != t.nbytes)
-    throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
-                std::to_string(w.bytes()) + " for its shape and type");
-  return w;
-}
-
-}  // namespace
-
 Weight TowerBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
   return as_weight(tensor(name, {rows, cols}), rows, cols);
 }

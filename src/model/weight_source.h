@@ -21,6 +21,10 @@ struct SourceTensor {
   std::string file;
 };
 
+// `t` as a rows x cols weight (rows * cols elements of its type), its byte count checked against that
+// shape and type; throws g4::Error naming the tensor and file. Decoder and towers bind through it.
+Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols);
+
 class WeightSource {
  public:
   virtual ~WeightSource() = default;

@@ -51,24 +51,24 @@ class Binder {
   bool has(const std::string& name) const { return source_.find(name) != nullptr; }
 
  private:
-  Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) const {
-    Weight w;
-    w.data = t.data;
-    w.type = t.type;
-    w.rows = rows;
-    w.cols = cols;
-    (void)wtype_row_bytes(w.type, cols);  // throws when a row is not a whole number of blocks
-    if (w.bytes() != t.nbytes)
-      throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
-                  std::to_string(w.bytes()) + " for its shape and type");
-    return w;
-  }
-
   const ModelConfig& config_;
   const WeightSource& source_;
 };
 
 }  // namespace
+
+Weight as_weight(const SourceTensor& t, int64_t rows, int64_t cols) {
+  Weight w;
+  w.data = t.data;
+  w.type = t.type;
+  w.rows = rows;
+  w.cols = cols;
+  (void)wtype_row_bytes(w.type, cols);  // throws when a row is not a whole number of blocks
+  if (w.bytes() != t.nbytes)
+    throw Error("tensor '" + t.name + "' in '" + t.file + "' holds " + std::to_string(t.nbytes) + " bytes, expected " +
+                std::to_string(w.bytes()) + " for its shape and type");
+  return w;
+}
 
 ModelWeights bind_weights(const ModelConfig& c, const WeightSource& source) {
   Binder b(c, source);
