@@ -26,12 +26,7 @@ void write_bytes(const std::string& path, const tm::Bytes& b) {
   out.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using g4::test::read_file;
 
 // A w x h RGB picture whose pixels depend on `seed` (two seeds: same size, different content).
 std::vector<uint8_t> picture(int w, int h, int seed) {
@@ -60,9 +55,7 @@ class MediaServerTest : public ::testing::Test {
     if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   void TearDown() override {
-    if (!HasFailure()) return;
-    const std::string log = read_file(server_.log_path);
-    std::cerr << "---- server log (tail) ----\n" << (log.size() > 6000 ? log.substr(log.size() - 6000) : log) << "\n";
+    if (HasFailure()) std::cerr << "---- server log (tail) ----\n" << server_.log_tail() << "\n";
   }
 
   static inline std::string dir_, model_;

@@ -35,12 +35,7 @@ namespace {
 using Json = nlohmann::json;
 const std::string kKey = "rm-test-key";
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using g4::test::read_file;
 
 struct Reply {
   int status = 0;
@@ -98,9 +93,7 @@ class ResponsesMessagesTest : public ::testing::Test {
     if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   void TearDown() override {
-    if (!HasFailure()) return;
-    const std::string log = read_file(server_.log_path);
-    std::cerr << "---- server log (tail) ----\n" << (log.size() > 6000 ? log.substr(log.size() - 6000) : log) << "\n";
+    if (HasFailure()) std::cerr << "---- server log (tail) ----\n" << server_.log_tail() << "\n";
   }
   static int port() { return server_.port; }
   static Reply post(const std::string& path, const std::string& body, const std::string& headers = "Authorization: Bearer " + kKey + "\r\n") {

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -20,6 +22,14 @@
 #include <gtest/gtest.h>
 
 namespace g4::test {
+
+// A whole text file ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // `gemma4 serve` in a child process, killed on teardown (and by the kernel if this process dies).
 struct ServerProc {
@@ -73,6 +83,12 @@ struct ServerProc {
     }
     close(fds[0]);
     return port > 0;
+  }
+
+  // The end of the server's log, for a failed test's report.
+  std::string log_tail(size_t max = 6000) const {
+    const std::string log = read_file(log_path);
+    return log.size() > max ? log.substr(log.size() - max) : log;
   }
 
   void stop() {

@@ -34,12 +34,7 @@ namespace {
 using Json = nlohmann::json;
 const std::string kKey = "test-key-123";
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using g4::test::read_file;
 
 using g4::test::ServerProc;
 
@@ -149,9 +144,8 @@ class ServerTest : public ::testing::Test {
     if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   void TearDown() override {
-    if (HasFailure()) std::cerr << "---- server log (tail) ----\n" << tail(read_file(server_.log_path)) << "\n";
+    if (HasFailure()) std::cerr << "---- server log (tail) ----\n" << server_.log_tail() << "\n";
   }
-  static std::string tail(const std::string& s) { return s.size() > 6000 ? s.substr(s.size() - 6000) : s; }
   static int port() { return server_.port; }
 
   static inline std::string dir_, model_;
