@@ -238,7 +238,8 @@ int main(int argc, char** argv) {
 
   const WType types[] = {WType::Q4_0, WType::Q8_0, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::BF16,
                          WType::F16,  WType::F32,  WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K,
-                         WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4, WType::IQ2_XXS};
+                         WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4, WType::IQ3_XXS,
+                         WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S, WType::IQ1_M};
   const Shape shapes[] = {{"attn q 2048x1536", 2048, 1536},
                           {"ffn up 6144x1536", 6144, 1536},
                           {"ffn down 1536x6144", 1536, 6144},

@@ -15,13 +15,16 @@ using namespace blocks;
 
 bool is_float_type(WType t) { return t == WType::F32 || t == WType::F16 || t == WType::BF16; }
 
-// Offset subtracted from the unsigned weight codes in the AVX-512 kernels (0: handled through mins).
+// Offset subtracted from the unsigned weight codes in the AVX-512 kernels (0: handled through mins), which
+// makes each lane's bias -offset * the sum of its 4 activations.
 int avx512_offset(WType t) {
   switch (t) {
     case WType::Q8_0: return 128;
     case WType::Q4_0: return 8;
     case WType::Q6_K: return 32;
-    default: return 0;
+    case WType::Q5_0: return 16;                    // kernels_nib_avx512.cpp
+    case WType::Q4_1: case WType::Q5_1: return 0;  // mins, from ActQ::s
+    default: return has_more_kernels(t) ? 128 : 0;  // IQ4_NL, MXFP4 (value tables + 128) and rows512's signed codes
   }
 }
 
@@ -31,7 +34,7 @@ int avx512_offset(WType t) {
 //  Q4_K/Q5_K: 32-value sub-blocks of each 256 in the order 0,2,1,3,4,6,5,7.
 //  Others: natural.
 void permute_to_avx512(WType t, const int8_t* q, int64_t cols, int8_t* out) {
-  if (t == WType::Q4_0) {
+  if (nibble_layout(t)) {
     const int64_t full = cols / 128 * 128;
     for (int64_t g = 0; g < full; g += 128)
       for (int b = 0; b < 4; ++b) {
@@ -109,7 +112,7 @@ void ActBuffer::prepare(WType t, const float* x, size_t n_tokens, int64_t cols, 
     int32_t* bias = bias_.data() + i * size_t(cols / 4);
     a.dl = dl;
     a.bias = bias;
-    if (t == WType::Q4_0) {
+    if (nibble_layout(t)) {
       // Lane l of group g accumulates positions 4l..4l+3 and 64+4l..64+4l+3 (both from block 4g + l/4).
       const int64_t ng = cols / 128;
       for (int64_t g = 0; g < ng; ++g)

@@ -355,7 +355,8 @@ int gemm_int8_offset(WType t) {
     case WType::Q6_K: return 32;
     // kernels_more.h's types with signed codes (gemm_int8_more_avx512.cpp)
     case WType::Q5_0: case WType::Q3_K: case WType::IQ4_NL: case WType::IQ4_XS: case WType::IQ3_S:
-    case WType::MXFP4:
+    case WType::MXFP4: case WType::IQ3_XXS: case WType::IQ2_XXS: case WType::IQ2_XS: case WType::IQ2_S:
+    case WType::IQ1_S: case WType::IQ1_M:
       return 128;
     default: return 0;
   }
@@ -364,7 +365,8 @@ int gemm_int8_offset(WType t) {
 Int8Kind gemm_int8_kind(WType t) {
   switch (t) {
     case WType::Q4_K: case WType::Q5_K: case WType::Q4_1: case WType::Q5_1: return Int8Kind::Mins;
-    case WType::Q6_K: case WType::Q3_K: return Int8Kind::Halves;
+    case WType::Q6_K: case WType::Q3_K: case WType::IQ2_XS: case WType::IQ2_S: case WType::IQ1_M:
+      return Int8Kind::Halves;
     case WType::Q2_K: return Int8Kind::SplitMins;
     default: return Int8Kind::Plain;
   }

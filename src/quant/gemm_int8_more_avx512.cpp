@@ -1,13 +1,15 @@
 // The integer GEMMs (gemm_int8_avx512.cpp, gemm_int8_amx.cpp) for kernels_more.h's types: Q4_1, Q5_0,
-// Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ3_S, MXFP4.
+// Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4 and the grid i-quants (IQ3_S, IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S,
+// IQ1_S, IQ1_M).
 //
 // Each of these types decodes a 32-value block to 32 int8 codes with a scale (and a min) per 16 values
 // (kernels_more_simd.h's decoders, the ones the matrix-vector kernels use). That is the panel layout's
 // content already: the 16 rows' decoded blocks are transposed into the 8 code vectors and their scales
 // written to the two f32 slots, as gemm_int8_kind says for the type:
-//   Plain  (Q5_0, IQ4_NL, IQ4_XS, IQ3_S, MXFP4): one scale per block; signed codes, offset 128 for VNNI.
+//   Plain  (Q5_0, IQ4_NL, IQ4_XS, MXFP4, IQ3_S, IQ3_XXS, IQ2_XXS, IQ1_S): one scale per block; signed
+//          codes, offset 128 for VNNI.
 //   Mins   (Q4_1, Q5_1): scale and min; unsigned codes (0..31), which both GEMMs take as they are.
-//   Halves (Q3_K): a scale per 16 values; signed codes (-4..3), offset 128 for VNNI.
+//   Halves (Q3_K, IQ2_XS, IQ2_S, IQ1_M): a scale per 16 values; signed codes, offset 128 for VNNI.
 //   SplitMins (Q2_K): a scale and a min per 16 values, four numbers where the panel has room for two:
 //          the 4-bit scales go into the codes (scale * code, 0..45; both GEMMs take them as they are), the
 //          super-block's d into the first slot, and dmin with the two 4-bit mins packed into the second.
@@ -111,7 +113,8 @@ void repack_q2_k(const uint8_t* rows, const int32_t* off, int64_t b0, int64_t nb
 bool gemm_int8_more_type(WType t) {
   switch (t) {
     case WType::Q4_1: case WType::Q5_0: case WType::Q5_1: case WType::Q2_K: case WType::Q3_K: case WType::IQ4_NL:
-    case WType::IQ4_XS: case WType::IQ3_S: case WType::MXFP4:
+    case WType::IQ4_XS: case WType::IQ3_S: case WType::MXFP4: case WType::IQ3_XXS: case WType::IQ2_XXS:
+    case WType::IQ2_XS: case WType::IQ2_S: case WType::IQ1_S: case WType::IQ1_M:
       return true;
     default:
       return false;
@@ -138,6 +141,12 @@ void repack_group_more(const Weight& w, int64_t r, int nrows, int groups, int g,
     case WType::IQ4_XS: return repack_more<KIQ4_XS, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
     case WType::IQ3_S: return repack_more<KIQ3_S, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
     case WType::MXFP4: return repack_more<KMXFP4, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ3_XXS: return repack_more<KIQ3_XXS, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ2_XXS: return repack_more<KIQ2_XXS, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ2_XS: return repack_more<KIQ2_XS, Int8Kind::Halves>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ2_S: return repack_more<KIQ2_S, Int8Kind::Halves>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ1_S: return repack_more<KIQ1_S, Int8Kind::Plain>(rows, off, flip, b0, nb, dst, pstride);
+    case WType::IQ1_M: return repack_more<KIQ1_M, Int8Kind::Halves>(rows, off, flip, b0, nb, dst, pstride);
     default: return;  // gemm_int8_more_type says which types come here
   }
 }

@@ -1,5 +1,11 @@
-// kernels_more.h's kernels for AVX-512 VNNI machines: the same bodies with vpdpbusd on 256-bit vectors.
+// kernels_more.h's kernels for AVX-512 VNNI machines: the same decoders with vpdpbusd, and row kernels on
+// 512-bit vectors (two blocks per step; the super-block types' scales decoded once per super-block).
 #if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics (casts, conversions) trip its own uninitialized-variable warnings.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
@@ -13,10 +19,10 @@
 
 // Every standard header is included above: only this file's own functions get the wider target.
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")
 #endif
 
 namespace g4::kernels::impl::more_vnni {
@@ -33,7 +39,10 @@ RowsFn rows_fn(WType t);
 #endif
 
 namespace g4::kernels::impl {
-RowsFn rows_fn_more_vnni(WType t) { return more_vnni::rows_fn(t); }
+RowsFn rows_fn_more_vnni(WType t) {
+  if (RowsFn f = rows_fn_nib_avx512(t)) return f;  // the nibble types' own kernels
+  return more_vnni::rows_fn(t);
+}
 }  // namespace g4::kernels::impl
 
 #else  // other architectures: no such kernels (the dispatcher never asks for them there)

@@ -278,8 +278,10 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   EXPECT_EQ(kernels::best_isa(), Isa::Amx);
   ThreadPool pool(2);
   int runs = 0;
-  const WType types[] = {WType::Q8_0, WType::Q4_0, WType::Q4_K, WType::Q5_K,   WType::Q6_K,   WType::Q4_1, WType::Q5_0,
-                         WType::Q5_1, WType::Q2_K, WType::Q3_K, WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  const WType types[] = {WType::Q8_0,    WType::Q4_0,    WType::Q4_K,   WType::Q5_K,  WType::Q6_K,  WType::Q4_1,
+                         WType::Q5_0,    WType::Q5_1,    WType::Q2_K,   WType::Q3_K,  WType::IQ4_NL, WType::IQ4_XS,
+                         WType::IQ3_S,   WType::MXFP4,   WType::IQ3_XXS, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S,
+                         WType::IQ1_S,   WType::IQ1_M};
   for (WType t : types) {
     const int64_t bs = wtype_info(t).block_elems;
     runs += run_case(t, 45, bs * (bs == 32 ? 5 : 1), 33, pool);
@@ -287,13 +289,14 @@ TEST(MatmulKernels, AmxInt8GemmRunsWhereTheCpuHasAmx) {
   EXPECT_EQ(runs, int(std::size(types)));
 }
 
-// The types of the llama-quantize mixes beyond the original five take the integer GEMMs on the AVX-512
-// levels (VNNI from 5 tokens, AMX from 32) and keep their paths elsewhere: the matrix-vector kernels up to
-// 4 tokens, f32 tiles of dequantized rows for more on AVX2. MatchesGgmlDequantizedProduct checks the
-// products of each path against ggml.
+// The types beyond the original five (those of the llama-quantize mixes and the grid i-quants) take the
+// integer GEMMs on the AVX-512 levels (VNNI from 5 tokens, AMX from 32) and keep their paths elsewhere: the
+// matrix-vector kernels up to 4 tokens, f32 tiles of dequantized rows for more on AVX2.
+// MatchesGgmlDequantizedProduct checks the products of each path against ggml.
 TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
-  const WType types[] = {WType::Q4_1,   WType::Q5_0,   WType::Q5_1,  WType::Q2_K, WType::Q3_K,
-                         WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4};
+  const WType types[] = {WType::Q4_1,   WType::Q5_0,   WType::Q5_1,  WType::Q2_K,    WType::Q3_K,
+                         WType::IQ4_NL, WType::IQ4_XS, WType::IQ3_S, WType::MXFP4,   WType::IQ3_XXS,
+                         WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S, WType::IQ1_M};
   using kernels::MatmulPath;
   for (WType t : types) {
     const std::string name = wtype_info(t).name;
@@ -313,11 +316,6 @@ TEST(MatmulKernels, MixTypesTakeTheIntegerGemms) {
       EXPECT_EQ(kernels::matmul_path(t, 31), MatmulPath::VnniInt8Gemm) << name;
       EXPECT_EQ(kernels::matmul_path(t, 32), MatmulPath::AmxInt8Gemm) << name;
     }
-  }
-  // The grid i-quants without matrix-vector kernels keep the f32 tiles.
-  if (kernels::isa_supported(Isa::Amx)) {
-    ForceGuard g(Isa::Amx);
-    EXPECT_EQ(kernels::matmul_path(WType::IQ2_XXS, 40), MatmulPath::DequantTiles);
   }
 }
 #endif
