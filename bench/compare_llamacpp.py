@@ -23,8 +23,14 @@ ceilings on a CPU without AMX). Standard library only.
 """
 import argparse, json, os, struct, subprocess, sys, tempfile, time
 
-TS = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 10: (256, 84), 11: (256, 110),
-      12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292), 30: (1, 2)}
+# ggml type id: (values per block, bytes per block, name)
+TYPES = {0: (1, 4, 'F32'), 1: (1, 2, 'F16'), 2: (32, 18, 'Q4_0'), 3: (32, 20, 'Q4_1'), 6: (32, 22, 'Q5_0'),
+         7: (32, 24, 'Q5_1'), 8: (32, 34, 'Q8_0'), 10: (256, 84, 'Q2_K'), 11: (256, 110, 'Q3_K'), 12: (256, 144, 'Q4_K'),
+         13: (256, 176, 'Q5_K'), 14: (256, 210, 'Q6_K'), 15: (256, 292, 'Q8_K'), 16: (256, 66, 'IQ2_XXS'),
+         17: (256, 74, 'IQ2_XS'), 18: (256, 98, 'IQ3_XXS'), 19: (256, 50, 'IQ1_S'), 20: (32, 18, 'IQ4_NL'),
+         21: (256, 110, 'IQ3_S'), 22: (256, 82, 'IQ2_S'), 23: (256, 136, 'IQ4_XS'), 29: (256, 56, 'IQ1_M'),
+         30: (1, 2, 'BF16'), 39: (32, 17, 'MXFP4')}
+TS = {t: (be, bb) for t, (be, bb, _) in TYPES.items()}
 SC = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 
 
@@ -93,8 +99,8 @@ def gguf_costs(path):
         if nd >= 2:
             types[ty] = types.get(ty, 0) + nb
     main_type = max(types, key=types.get) if types else 0
-    names = {0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 30: 'BF16'}
-    return dec_bytes, macs, arch, names.get(main_type, str(main_type)), sum(v[1] for v in tensors.values())
+    name = TYPES[main_type][2] if main_type in TYPES else str(main_type)
+    return dec_bytes, macs, arch, name, sum(v[1] for v in tensors.values())
 
 
 def run(cmd, env=None):

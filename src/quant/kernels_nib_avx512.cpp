@@ -99,15 +99,31 @@ inline void decode4(const uint8_t* bg, __m512i tab, __m512i& lo, __m512i& hi, __
   v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bg + 3 * N::kStride + N::kQs)), 3);
   lo = _mm512_and_si512(v, m4);
   hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-  if constexpr (N::kQh >= 0) {
-    // Fifth bits: bits 0-15 of each block's word go to its low-nibble codes, bits 16-31 to its high ones.
-    uint64_t ml = 0, mh = 0;
-    for (int k = 0; k < 4; ++k) {
-      uint32_t h;
-      std::memcpy(&h, bg + k * N::kStride + N::kQh, 4);
-      ml |= uint64_t(h & 0xffff) << (16 * k);
-      mh |= uint64_t(h >> 16) << (16 * k);
+  uint64_t ml = 0, mh = 0;  // fifth bits: bits 0-15 of each block's word go to its low-nibble codes, 16-31 to its high ones
+  if constexpr (N::kStride % 2 == 0) {
+    // The group's f16 scales, mins and fifth-bit words by one word permutation of its bytes (the second
+    // load is masked to the group's end: masked-off words are not read).
+    constexpr int kS = N::kStride / 2, kH = N::kQh >= 0 ? N::kQh / 2 : 0;
+    const __m512i idx = _mm512_setr_epi32(kS << 16, (3 * kS) << 16 | 2 * kS, 1 | (kS + 1) << 16, (2 * kS + 1) | (3 * kS + 1) << 16,
+                                          kH | (kS + kH) << 16, (2 * kS + kH) | (3 * kS + kH) << 16,
+                                          (kH + 1) | (kS + kH + 1) << 16, (2 * kS + kH + 1) | (3 * kS + kH + 1) << 16, 0, 0,
+                                          0, 0, 0, 0, 0, 0);
+    const __m512i a = _mm512_loadu_si512(bg);
+    const __m512i b = _mm512_maskz_loadu_epi16(__mmask32((1ull << (2 * N::kStride - 32)) - 1), bg + 64);
+    const __m256i w = _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, idx, b));
+    const __m256 dm = _mm256_cvtph_ps(_mm256_castsi256_si128(w));  // d0..d3, m0..m3
+    d = _mm256_castps256_ps128(dm);
+    m = N::kMins ? _mm256_extractf128_ps(dm, 1) : _mm_setzero_ps();
+    if constexpr (N::kQh >= 0) {
+      const __m128i h = _mm256_extracti128_si256(w, 1);  // low words of the 4 blocks' qh, then their high words
+      ml = uint64_t(_mm_cvtsi128_si64(h));
+      mh = uint64_t(_mm_extract_epi64(h, 1));
     }
+  } else {  // MXFP4: byte scales at odd offsets
+    d = _mm_setr_ps(N::scale(bg), N::scale(bg + N::kStride), N::scale(bg + 2 * N::kStride), N::scale(bg + 3 * N::kStride));
+    m = _mm_setzero_ps();
+  }
+  if constexpr (N::kQh >= 0) {
     const __m512i sixteen = _mm512_set1_epi8(16);
     lo = _mm512_mask_add_epi8(lo, __mmask64(ml), lo, sixteen);
     hi = _mm512_mask_add_epi8(hi, __mmask64(mh), hi, sixteen);
@@ -116,9 +132,6 @@ inline void decode4(const uint8_t* bg, __m512i tab, __m512i& lo, __m512i& hi, __
     lo = _mm512_shuffle_epi8(tab, lo);
     hi = _mm512_shuffle_epi8(tab, hi);
   }
-  d = _mm_setr_ps(N::scale(bg), N::scale(bg + N::kStride), N::scale(bg + 2 * N::kStride), N::scale(bg + 3 * N::kStride));
-  m = N::kMins ? _mm_setr_ps(N::min(bg), N::min(bg + N::kStride), N::min(bg + 2 * N::kStride), N::min(bg + 3 * N::kStride))
-               : _mm_setzero_ps();
 }
 
 template <class N, int NT>
