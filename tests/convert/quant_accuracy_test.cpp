@@ -167,8 +167,8 @@ TEST(QuantAccuracy, KQuantsOnA256WideRandomModel) {
   }
 }
 
-// The grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M) are read but not written:
-// files with random blocks of each load, run through the dequantized-tile path, and give finite logits
+// The grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M; their quantizers are compared
+// with ggml's in quant_formats_test): files with random blocks of each load, run through the dequantized-tile path, and give finite logits
 // equal (up to summation order) to those of the same weights dequantized into an F32 file. (No logit
 // soft-capping, which would saturate the random weights' logits and hide differences.) IQ3_S has kernels
 // of its own, and on AVX-512 machines its prefill takes the integer GEMMs with 8-bit activations (their
