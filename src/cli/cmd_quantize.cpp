@@ -16,9 +16,9 @@ int run_quantize(int argc, char** argv) {
   g4::cli::Args args("quantize", "Re-quantize a GGUF file (llama-quantize's rules; norms, router and small vectors stay as they are).");
   g4::cli::add_model_option(args, g4::cli::ModelUse::Inspect);
   args.option("type", "T",
-              "a llama-quantize mix (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs, iq4_nl: per-tensor types by llama-quantize's "
+              "a llama-quantize mix (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs, iq4_nl, iq3_m: per-tensor types by llama-quantize's "
               "rules, each named in the report) or one type for every tensor: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
-              "q5_1, q2_k, q3_k, q4_k, q5_k, mxfp4",
+              "q5_1, q2_k, q3_k, q4_k, q5_k, iq3_xxs, iq3_s, iq2_s, iq1_m, mxfp4",
               true)
       .option("out", "FILE", "output .gguf file", true)
       .flag("quiet", "no progress bar");

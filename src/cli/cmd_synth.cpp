@@ -15,7 +15,7 @@ int run_synth(int argc, char** argv) {
   g4::cli::Args args("synth", "Write a GGUF with random weights at a real Gemma 4 size, in llama.cpp's layout (for benchmarks).");
   args.option("arch", "A", "e2b, e4b, 26b-a4b or 31b")
       .option("config", "FILE", "instead of --arch: a Hugging Face config.json giving the shapes")
-      .option("type", "T", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4", false, "q8_0")
+      .option("type", "T", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_s, iq1_m, mxfp4", false, "q8_0")
       .option("out", "FILE", "output .gguf file", true)
       .option("vocab", "FILE", "GGUF to copy tokenizer.* metadata from (default: the shared gemma4-vocab.gguf)")
       .option("seed", "N", "random seed", false, "1")

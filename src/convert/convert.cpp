@@ -202,7 +202,9 @@ uint32_t fallback_type(WType target, int64_t ne0) {
   uint32_t t = uint32_t(target);
   if (target == WType::Q4_K || target == WType::Q5_K || target == WType::Q6_K) t = uint32_t(WType::Q8_0);
   // llama-quantize's fallback for the low-bit super-block types: IQ4_NL (32-value blocks).
-  if (target == WType::Q2_K || target == WType::Q3_K || target == WType::IQ4_XS) t = uint32_t(WType::IQ4_NL);
+  if (target == WType::Q2_K || target == WType::Q3_K || target == WType::IQ4_XS || target == WType::IQ3_XXS ||
+      target == WType::IQ3_S || target == WType::IQ2_S || target == WType::IQ1_M)
+    t = uint32_t(WType::IQ4_NL);
   if (ne0 % wtype_info(WType(t)).block_elems != 0) t = uint32_t(WType::F16);
   return t;
 }
@@ -294,9 +296,16 @@ WType parse_wtype(const std::string& s0) {
   if (s == "q3_k" || s == "q3_k_s") return WType::Q3_K;
   if (s == "iq4_nl") return WType::IQ4_NL;
   if (s == "iq4_xs") return WType::IQ4_XS;
+  if (s == "iq3_xxs") return WType::IQ3_XXS;
+  if (s == "iq3_s") return WType::IQ3_S;
+  if (s == "iq2_s") return WType::IQ2_S;
+  if (s == "iq1_m") return WType::IQ1_M;
+  if (s == "iq2_xxs" || s == "iq2_xs" || s == "iq1_s")
+    throw Error("'" + s0 + "' needs an importance matrix (llama-quantize refuses it without one), which is not "
+                "supported");
   if (s == "mxfp4") return WType::MXFP4;
   throw Error("unknown tensor type '" + s0 + "' (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, "
-              "q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4)");
+              "q4_k, q5_k, q6_k, iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_s, iq1_m, mxfp4)");
 }
 
 std::string wtype_lower_name(WType t) {

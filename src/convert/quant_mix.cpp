@@ -26,6 +26,7 @@ MixInfo mix_info(QuantMix m) {
     case QuantMix::Q3_K_M: return {"Q3_K_M", WType::Q3_K, 12};
     case QuantMix::IQ4_XS: return {"IQ4_XS", WType::IQ4_XS, 30};
     case QuantMix::IQ4_NL: return {"IQ4_NL", WType::IQ4_NL, 25};
+    case QuantMix::IQ3_M: return {"IQ3_M", WType::IQ3_S, 27};
   }
   return {"?", WType::Q4_K, 0};
 }
@@ -59,6 +60,35 @@ struct MixState {
 
 std::string layer_str(int i, int n) { return "layer " + std::to_string(i) + " of " + std::to_string(n); }
 
+// The layer of the next ffn_down tensor: its place among them, or with experts its name's.
+int ffn_down_layer(MixState& s, const GgufTensor& t) {
+  int i = s.i_ffn_down++;
+  if (s.n_expert > 1 && std::sscanf(t.name.c_str(), "blk.%d.", &i) != 1)
+    throw Error("quantize: cannot find the layer of tensor '" + t.name + "'");
+  return i;
+}
+
+// The IQ3_M rules below the output and the token embedding (base type IQ3_S).
+TensorTypeChoice choose_iq3_m(MixState& s, const GgufTensor& t, Role role) {
+  const uint32_t base = uint32_t(WType::IQ3_S);
+  if (role == Role::AttnV) {
+    ++s.i_attention_wv;
+    return {uint32_t(WType::Q4_K), "attn_v -> Q4_K"};
+  }
+  if (role == Role::FfnDown) {
+    const int i = ffn_down_layer(s, t), n = s.n_layers;
+    if (i < n / 8) return {uint32_t(WType::Q4_K), "ffn_down: " + layer_str(i, n) + " < n/8 -> Q4_K"};
+    if (s.n_expert == 8 && use_more_bits(i, n))
+      return {uint32_t(WType::Q4_K), "ffn_down: 8 experts, use_more_bits(" + layer_str(i, n) + ") -> Q4_K"};
+    return {base, "ffn_down: default"};
+  }
+  if (role == Role::AttnOutput) {
+    if (s.n_expert == 8) return {uint32_t(WType::Q5_K), "attn_output: 8 experts -> Q5_K"};
+    return {uint32_t(WType::Q4_K), "attn_output -> Q4_K"};
+  }
+  return {base, "default"};
+}
+
 // llama_tensor_get_type_impl for the mixes here (no importance matrix, not Falcon, not a 70B).
 TensorTypeChoice choose(MixState& s, const GgufTensor& t) {
   const WType base = mix_info(s.mix).base;
@@ -71,6 +101,7 @@ TensorTypeChoice choose(MixState& s, const GgufTensor& t) {
     return {uint32_t(WType::Q6_K), role == Role::Output ? "output -> Q6_K" : "tied token embedding (the output) -> Q6_K"};
   }
   if (role == Role::TokenEmbd) return {uint32_t(base), "token embedding: default"};
+  if (s.mix == QuantMix::IQ3_M) return choose_iq3_m(s, t, role);
   if (role == Role::AttnV) {
     const int i = s.i_attention_wv++;
     if (s.mix == QuantMix::Q3_K_M)
@@ -82,10 +113,7 @@ TensorTypeChoice choose(MixState& s, const GgufTensor& t) {
     return {uint32_t(base), "attn_v: default"};
   }
   if (role == Role::FfnDown) {
-    int i = s.i_ffn_down++;
-    if (s.n_expert > 1 && std::sscanf(t.name.c_str(), "blk.%d.", &i) != 1)
-      throw Error("quantize: cannot find the layer of tensor '" + t.name + "'");
-    const int n = s.n_layers;
+    const int i = ffn_down_layer(s, t), n = s.n_layers;
     if (s.mix == QuantMix::Q3_K_M)
       return i < n / 16 ? TensorTypeChoice{uint32_t(WType::Q5_K), "ffn_down: " + layer_str(i, n) + " < n/16 -> Q5_K"}
                         : TensorTypeChoice{uint32_t(WType::Q4_K), "ffn_down -> Q4_K"};
@@ -134,7 +162,7 @@ std::optional<QuantMix> parse_quant_mix(const std::string& name) {
   std::string s;
   for (char c : name) s += char(std::toupper(static_cast<unsigned char>(c)));
   for (QuantMix m : {QuantMix::Q4_K_M, QuantMix::Q5_K_M, QuantMix::Q6_K, QuantMix::Q3_K_M, QuantMix::IQ4_XS,
-                     QuantMix::IQ4_NL})
+                     QuantMix::IQ4_NL, QuantMix::IQ3_M})
     if (s == mix_info(m).name) return m;
   return std::nullopt;
 }

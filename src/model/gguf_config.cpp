@@ -331,6 +331,10 @@ uint32_t llama_ftype_for(uint32_t t) {
     case 11: return 11;  // MOSTLY_Q3_K_S
     case 20: return 25;  // MOSTLY_IQ4_NL
     case 23: return 30;  // MOSTLY_IQ4_XS
+    case 18: return 23;  // MOSTLY_IQ3_XXS
+    case 21: return 26;  // MOSTLY_IQ3_S
+    case 22: return 28;  // MOSTLY_IQ2_S
+    case 29: return 31;  // MOSTLY_IQ1_M
     case 39: return 38;  // MOSTLY_MXFP4_MOE
   }
   return 1024;  // GUESSED

@@ -32,7 +32,7 @@ void quant_iq4_nl(const float* x, uint8_t* dst, int64_t nb);
 void quant_mxfp4(const float* x, uint8_t* dst, int64_t nb);
 void quant_iq4_xs(const float* x, uint8_t* dst, int64_t nb);
 
-// codecs_iq.cpp: grid (i-quant) super-blocks, dequantization only.
+// codecs_iq.cpp: grid (i-quant) super-blocks, dequantization.
 void deq_iq2_xxs(const uint8_t* src, float* y, int64_t nb);
 void deq_iq2_xs(const uint8_t* src, float* y, int64_t nb);
 void deq_iq2_s(const uint8_t* src, float* y, int64_t nb);
@@ -40,6 +40,12 @@ void deq_iq3_xxs(const uint8_t* src, float* y, int64_t nb);
 void deq_iq3_s(const uint8_t* src, float* y, int64_t nb);
 void deq_iq1_s(const uint8_t* src, float* y, int64_t nb);
 void deq_iq1_m(const uint8_t* src, float* y, int64_t nb);
+// codecs_iq_quant.cpp, codecs_iq1_quant.cpp: the grid types ggml quantizes without an importance matrix.
+// (IQ2_XXS, IQ2_XS and IQ1_S need one; they are not written.)
+void quant_iq3_xxs(const float* x, uint8_t* dst, int64_t nb);
+void quant_iq3_s(const float* x, uint8_t* dst, int64_t nb);
+void quant_iq2_s(const float* x, uint8_t* dst, int64_t nb);
+void quant_iq1_m(const float* x, uint8_t* dst, int64_t nb);
 
 // E8M0 exponent -> 2^(e - 128) (half the MX scale: the E2M1 table is doubled), as ggml_e8m0_to_fp32_half.
 inline float e8m0_half(uint8_t e) {

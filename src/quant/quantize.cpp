@@ -659,7 +659,14 @@ void quantize_row(WType t, const float* x, uint8_t* out, int64_t n) {
     case WType::IQ4_NL: return codecs::quant_iq4_nl(x, out, nb);
     case WType::MXFP4: return codecs::quant_mxfp4(x, out, nb);
     case WType::IQ4_XS: return codecs::quant_iq4_xs(x, out, nb);
-    default: break;  // the grid formats need an importance matrix or a codebook search (not written here)
+    case WType::IQ3_XXS: return codecs::quant_iq3_xxs(x, out, nb);
+    case WType::IQ3_S: return codecs::quant_iq3_s(x, out, nb);
+    case WType::IQ2_S: return codecs::quant_iq2_s(x, out, nb);
+    case WType::IQ1_M: return codecs::quant_iq1_m(x, out, nb);
+    case WType::IQ2_XXS: case WType::IQ2_XS: case WType::IQ1_S:
+      throw Error(std::string("quantization to ") + wtype_info(t).name +
+                  " needs an importance matrix (as in llama.cpp), which is not supported");
+    default: break;
     case WType::F32: std::memcpy(out, x, size_t(n) * 4); return;
     case WType::F16: {
       uint16_t* o = reinterpret_cast<uint16_t*>(out);

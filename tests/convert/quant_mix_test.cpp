@@ -84,7 +84,8 @@ TEST(QuantMix, SameTensorsAsLlamaQuantize) {
   s.progress = false;
   synth_gguf(s);
   const std::pair<const char*, uint32_t> mixes[] = {{"q4_k_m", 15}, {"q5_k_m", 17}, {"q6_k", 18},
-                                                    {"q3_k_m", 12}, {"iq4_xs", 30}, {"iq4_nl", 25}};
+                                                    {"q3_k_m", 12}, {"iq4_xs", 30}, {"iq4_nl", 25},
+                                                    {"iq3_m", 27}};
   for (const auto& [name, ftype] : mixes) {
     SCOPED_TRACE(name);
     const std::string ours = dir + "/ours.gguf", theirs = dir + "/theirs.gguf";
@@ -117,6 +118,14 @@ TEST(QuantMix, NamesAreParsed) {
   EXPECT_EQ(parse_quant_mix("Q4_K_M"), QuantMix::Q4_K_M);
   EXPECT_EQ(parse_quant_mix("iq4_xs"), QuantMix::IQ4_XS);
   EXPECT_FALSE(parse_quant_mix("q4_k").has_value());
+  EXPECT_EQ(parse_quant_mix("IQ3_M"), QuantMix::IQ3_M);
+  // IQ3_XXS and IQ3_S are one type throughout, not llama-quantize's mixes of those names; IQ3_XS (IQ3_XXS
+  // tensors, which llama-quantize quantizes only with an importance matrix) is not a mix here.
+  EXPECT_FALSE(parse_quant_mix("iq3_xxs").has_value());
+  EXPECT_FALSE(parse_quant_mix("iq3_s").has_value());
+  EXPECT_FALSE(parse_quant_mix("iq3_xs").has_value());
+  EXPECT_EQ(parse_wtype("iq3_xxs"), WType::IQ3_XXS);
+  EXPECT_EQ(parse_wtype("IQ1_M"), WType::IQ1_M);
   EXPECT_STREQ(quant_mix_name(QuantMix::Q3_K_M), "Q3_K_M");
   // convert and synth write one type: a mix name there is refused, pointing at quantize.
   try {

@@ -43,7 +43,8 @@ struct Mat {
   Weight w;
 };
 
-// Types written by quantize_row (the grid i-quants are only read).
+// Types given quantized rows. The grid i-quants get random blocks (with sane scales), which reach every grid
+// point and sign pattern; IQ2_XXS, IQ2_XS and IQ1_S have no quantizer here.
 bool has_quantizer(WType t) {
   switch (t) {
     case WType::IQ2_XXS: case WType::IQ2_XS: case WType::IQ2_S: case WType::IQ3_XXS: case WType::IQ3_S:

@@ -77,10 +77,14 @@ const WType kAllBlockTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_1, WType::Q5
                                 WType::Q3_K, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS,
                                 WType::IQ3_XXS, WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S,
                                 WType::IQ1_S, WType::IQ1_M, WType::MXFP4};
-// Types with a reference quantizer here (the rest: see QuantizersOfTheGridTypesAreRefused).
+// Types with a reference quantizer here, but for the grid types below.
 const WType kQuantizerTypes[] = {WType::Q8_0, WType::Q4_0, WType::Q4_1, WType::Q5_0, WType::Q5_1, WType::Q2_K,
                                  WType::Q3_K, WType::Q4_K, WType::Q5_K, WType::Q6_K, WType::IQ4_NL, WType::IQ4_XS,
                                  WType::MXFP4};
+// The grid types ggml quantizes without an importance matrix (a codebook search with neighbour tables),
+// compared with ggml in one test (GridQuantizersMatchGgml): ggml builds its tables for IQ2_S and IQ1_M in
+// seconds, once per process. The other grid types need an importance matrix (QuantizersThatNeedAnImatrixAreRefused).
+const WType kGridQuantizerTypes[] = {WType::IQ3_XXS, WType::IQ3_S, WType::IQ2_S, WType::IQ1_M};
 
 // ---------------------------------------------------------------- independent element decoders
 uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
@@ -219,19 +223,75 @@ TEST(QuantFormats, QuantizeMatchesGgml) {
   }
 }
 
-// The grid i-quants are read, not written: ggml needs an importance matrix for IQ2_XXS, IQ2_XS and IQ1_S,
-// and a codebook search for IQ3_XXS, IQ3_S, IQ2_S and IQ1_M that is not written here. Asking for one is
-// an error naming the type, never other bytes.
-TEST(QuantFormats, QuantizersOfTheGridTypesAreRefused) {
+// The grid quantizers, whose neighbour tables and scale searches have many paths, on QuantizeMatchesGgml's
+// rows and on more: rows of several scales, sparse rows, rows of few distinct values (ties in IQ1_M's
+// sort), and rows with all-zero sub-blocks (IQ3_S then shifts the later sub-blocks' quants, as ggml does).
+TEST(QuantFormats, GridQuantizersMatchGgml) {
+  ASSERT_TRUE(ggml().ok()) << ggml().error();
+  const int64_t n = 256 * 9;
+  std::vector<std::vector<float>> rows;
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1234}) {
+    rows.push_back(make_input(n, seed));
+    if (seed % 4 == 0)
+      for (auto& v : rows.back()) v *= 1000.0f;
+  }
+  for (uint64_t r = 0; r < 16; ++r) {
+    auto row = make_input(n, 100 + r);
+    const float scale = r % 3 == 0 ? 1e-3f : r % 3 == 1 ? 1.0f : 50.0f;
+    Rng rng(200 + r);
+    for (int64_t i = 0; i < n; ++i) {
+      float& v = row[size_t(i)];
+      v *= scale;
+      if (r % 4 == 1 && rng.next() % 4 != 0) v = 0.0f;     // sparse
+      if (r % 4 == 2) v = float(int(v * 2.0f)) * 0.5f;     // few distinct values
+      if (r % 4 == 3 && (i / 16) % 5 == 2) v = 0.0f;       // all-zero 16-value sub-blocks
+    }
+    rows.push_back(std::move(row));
+  }
+  std::vector<float> x;
+  for (const auto& row : rows) x.insert(x.end(), row.begin(), row.end());
+  const int64_t nrows = int64_t(rows.size());
+  for (WType t : kGridQuantizerTypes) {
+    ASSERT_FALSE(ggml().requires_imatrix(int(t))) << wtype_info(t).name;
+    const size_t row_bytes = wtype_row_bytes(t, n);
+    std::vector<uint8_t> a(row_bytes * size_t(nrows)), b(a.size());
+    for (int64_t r = 0; r < nrows; ++r) quantize_row(t, x.data() + r * n, a.data() + size_t(r) * row_bytes, n);
+    ASSERT_EQ(ggml().quantize(int(t), x.data(), b.data(), nrows, n), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_EQ(a[i], b[i]) << wtype_info(t).name << " row " << i / row_bytes << " byte " << i % row_bytes;
+  }
+}
+
+// Non-finite input (ggml aborts on some): a block of some bytes, no crash, no read out of bounds.
+TEST(QuantFormats, GridQuantizersTakeNonFiniteInput) {
+  std::vector<float> x(256);
+  for (int i = 0; i < 256; ++i) x[size_t(i)] = float(i % 7) - 3.0f;
+  x[3] = std::nanf("");
+  x[40] = INFINITY;
+  x[77] = -INFINITY;
+  x[130] = 3e38f;
+  for (WType t : kGridQuantizerTypes) {
+    std::vector<uint8_t> q(wtype_row_bytes(t, 256));
+    quantize_row(t, x.data(), q.data(), 256);
+    std::vector<float> back(256);
+    dequantize_blocks(t, q.data(), back.data(), 256);
+  }
+}
+
+// IQ2_XXS, IQ2_XS and IQ1_S need an importance matrix in ggml (ggml_quantize_requires_imatrix), which is
+// not supported here. Asking for one is an error naming the type, never other bytes.
+TEST(QuantFormats, QuantizersThatNeedAnImatrixAreRefused) {
   std::vector<float> x(256, 0.5f);
   std::vector<uint8_t> q(512);
-  for (WType t : {WType::IQ3_XXS, WType::IQ3_S, WType::IQ2_XXS, WType::IQ2_XS, WType::IQ2_S, WType::IQ1_S,
-                  WType::IQ1_M}) {
+  ASSERT_TRUE(ggml().ok()) << ggml().error();
+  for (WType t : {WType::IQ2_XXS, WType::IQ2_XS, WType::IQ1_S}) {
+    EXPECT_TRUE(ggml().requires_imatrix(int(t))) << wtype_info(t).name;
     try {
       quantize_row(t, x.data(), q.data(), 256);
       ADD_FAILURE() << wtype_info(t).name << " quantized";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(wtype_info(t).name), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("importance matrix"), std::string::npos) << e.what();
     }
   }
 }
@@ -261,7 +321,10 @@ TEST(QuantFormats, QuantizeMatchesRecordedGgmlOutput) {
   // FNV-1a of ggml's quantize_row_*_ref output for make_input(256 * 9, 1234), recorded from llama.cpp.
   const std::pair<WType, uint64_t> expected[] = {
       {WType::Q8_0, 0x66f7334c0ba2850eull}, {WType::Q4_0, 0x3dedde91c6f3d4d1ull}, {WType::Q4_K, 0x76f9f6f5a5b05cd9ull},
-      {WType::Q5_K, 0xe20822af2878d270ull}, {WType::Q6_K, 0xef58af0506e0f688ull}};
+      {WType::Q5_K, 0xe20822af2878d270ull}, {WType::Q6_K, 0xef58af0506e0f688ull},
+      // ggml_quantize_chunk(type, x, q, 0, 1, n, NULL) of libggml-base (node-llama-cpp 3.21.1).
+      {WType::IQ3_XXS, 0x7406f9f7ac6f56afull}, {WType::IQ3_S, 0x4a23bc95abb14603ull},
+      {WType::IQ2_S, 0x41ef07f10dca220aull}, {WType::IQ1_M, 0x2a048e64be33f6daull}};
   for (auto [t, h] : expected) {
     const int64_t n = 256 * 9;
     auto x = make_input(n, 1234);
