@@ -8,7 +8,7 @@
 #include "cli/gguf_output.h"
 #include "core/mapped_file.h"
 #include "convert/convert.h"
-#include "model/mmproj_gguf.h"
+#include "convert/mmproj_writer.h"
 
 namespace {
 

@@ -100,18 +100,16 @@ inline float audio_softplus(float x) { return x > 20.0f ? x : std::log1p(std::ex
 // when the name has no counterpart.
 std::string audio_gguf_name(const std::string& hf_name);
 std::string audio_hf_name(const std::string& gguf_name);
+// The Hugging Face names of every tensor the tower binds for `config` (its layer count and whether its
+// linears are clipped), in binding order: what a projector writer (convert/mmproj_writer.h) stores.
+std::vector<std::string> audio_tensor_names(const AudioConfig& config);
 
 class GgufFile;
-class GgufWriter;
 // An mmproj GGUF's audio tensors under the names bind_audio_weights asks for (softplus'd per_dim_scale:
 // bind with per_dim_scale_softplus), and the tower's configuration from its metadata and shapes. Throw
 // g4::Error naming the file when it is not a Gemma 4 audio projector.
 std::unique_ptr<WeightSource> open_mmproj_audio_weights(std::shared_ptr<const GgufFile> file);
 AudioConfig audio_config_from_mmproj(const GgufFile& file, const WeightSource& audio_source);
-// Adds the tower's metadata (clip.has_audio_encoder, clip.audio.*) and tensors from `source` (Hugging Face
-// names) to `w` in llama.cpp's mmproj layout. The caller sets general.architecture = "clip" and the rest of
-// the file (the vision projector, if any).
-void add_audio_tower_to_gguf(GgufWriter& w, const AudioConfig& config, const WeightSource& source);
 
 // Audio soft tokens: `n` rows of `dim` (the text hidden size) values, ready to replace the audio
 // placeholder embeddings (they are not scaled by sqrt(H)).

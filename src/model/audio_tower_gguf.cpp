@@ -12,14 +12,13 @@
 // attention geometry (chunk 12, left context 13, cap 50, residual weight 0.5) is not stored: llama.cpp
 // hard-codes it, so do we (transformers' defaults). llama.cpp also ignores the stored epsilon (its
 // converter wrote a wrong one) and uses 1e-6, as we do.
-#include <cmath>
-#include <cstring>
+// This file reads that layout and holds the name tables; convert/mmproj_writer.cpp (add_audio_tower_to_gguf)
+// writes it.
 #include <iterator>
 #include <map>
 
 #include "core/error.h"
 #include "formats/gguf.h"
-#include "formats/gguf_writer.h"
 #include "core/mapped_file.h"
 #include "model/audio_tower.h"
 
@@ -139,6 +138,29 @@ std::string audio_hf_name(const std::string& gguf) {
   return best;
 }
 
+std::vector<std::string> audio_tensor_names(const AudioConfig& c) {
+  std::vector<std::string> names;
+  const std::string sp = "audio_tower.subsample_conv_projection.";
+  for (const char* n : {"layer0.conv.weight", "layer0.norm.weight", "layer1.conv.weight", "layer1.norm.weight", "input_proj_linear.weight"})
+    names.push_back(sp + n);
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string p = "audio_tower.layers." + std::to_string(i) + ".";
+    for (const NamePair& m : kLayerNames) {
+      if (m.clipped) {
+        names.push_back(p + m.hf + ".linear.weight");
+        if (c.clipped_linears)
+          for (const char* b : kBounds) names.push_back(p + m.hf + "." + b);
+      } else {
+        names.push_back(p + m.hf + ".weight");
+      }
+    }
+    names.push_back(p + "self_attn.per_dim_scale");
+  }
+  for (const char* n : {"audio_tower.output_proj.weight", "audio_tower.output_proj.bias", "embed_audio.embedding_projection.weight"})
+    names.push_back(n);
+  return names;
+}
+
 namespace {
 
 // An mmproj GGUF's audio tensors under their Hugging Face names and shapes.
@@ -232,72 +254,6 @@ std::unique_ptr<AudioTower> AudioTower::load_gguf(const std::string& path) {
   std::shared_ptr<WeightSource> source = open_mmproj_audio_weights(file);
   AudioConfig c = audio_config_from_mmproj(*file, *source);
   return std::make_unique<AudioTower>(c, std::move(source), /*per_dim_scale_softplus=*/true);
-}
-
-void add_audio_tower_to_gguf(GgufWriter& w, const AudioConfig& c, const WeightSource& source) {
-  w.set_bool("clip.has_audio_encoder", true);
-  w.set_string("clip.audio.projector_type", "gemma4a");
-  w.set_u32("clip.audio.embedding_length", uint32_t(c.hidden_size));
-  w.set_u32("clip.audio.feed_forward_length", uint32_t(4 * c.hidden_size));
-  w.set_u32("clip.audio.block_count", uint32_t(c.n_layers));
-  w.set_u32("clip.audio.attention.head_count", uint32_t(c.n_heads));
-  w.set_u32("clip.audio.projection_dim", uint32_t(c.text_hidden_size));
-  w.set_u32("clip.audio.num_mel_bins", uint32_t(c.n_mel));
-  w.set_f32("clip.audio.attention.layer_norm_epsilon", c.rms_norm_eps);
-
-  // Every tensor the tower binds, in binding order, converted as llama.cpp's converter does.
-  std::vector<std::string> names;
-  const std::string sp = "audio_tower.subsample_conv_projection.";
-  for (const char* n : {"layer0.conv.weight", "layer0.norm.weight", "layer1.conv.weight", "layer1.norm.weight", "input_proj_linear.weight"})
-    names.push_back(sp + n);
-  for (int i = 0; i < c.n_layers; ++i) {
-    const std::string p = "audio_tower.layers." + std::to_string(i) + ".";
-    for (const NamePair& m : kLayerNames) {
-      if (m.clipped) {
-        names.push_back(p + m.hf + ".linear.weight");
-        if (c.clipped_linears)
-          for (const char* b : kBounds) names.push_back(p + m.hf + "." + b);
-      } else {
-        names.push_back(p + m.hf + ".weight");
-      }
-    }
-    names.push_back(p + "self_attn.per_dim_scale");
-  }
-  for (const char* n : {"audio_tower.output_proj.weight", "audio_tower.output_proj.bias", "embed_audio.embedding_projection.weight"})
-    names.push_back(n);
-
-  for (const std::string& hf : names) {
-    const SourceTensor* t = source.find(hf);
-    if (!t) throw Error("missing audio tensor '" + hf + "' in " + source.describe());
-    const std::string g = audio_gguf_name(hf);
-    std::vector<int64_t> shape = t->shape;
-    if (shape.empty()) shape = {1};                                               // scalars -> [1]
-    if (hf.find("depthwise_conv1d") != std::string::npos && shape.size() == 3) shape = {shape[0], shape[2]};
-    std::vector<int64_t> ne(shape.rbegin(), shape.rend());
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    // The converter keeps 1-D tensors, convolution kernels and the subsampling block in F32, and
-    // stores softplus(per_dim_scale).
-    const bool per_dim = hf.find("per_dim_scale") != std::string::npos;
-    const bool force_f32 = shape.size() <= 1 || per_dim || hf.find(".conv") != std::string::npos ||
-                           (hf.find("_conv") != std::string::npos && hf.find(".weight") != std::string::npos);
-    if (!force_f32 && (t->type == WType::F32 || t->type == WType::F16 || t->type == WType::BF16)) {
-      w.add_tensor(g, uint32_t(t->type), ne, t->data, t->nbytes);
-      continue;
-    }
-    Weight view;
-    view.data = t->data;
-    view.type = t->type;
-    view.rows = 1;
-    view.cols = n;
-    std::vector<float> v(static_cast<size_t>(n));
-    dequantize_row(view, 0, v.data());
-    if (per_dim)
-      for (float& x : v) x = audio_softplus(x);
-    std::vector<uint8_t> bytes(v.size() * 4);
-    std::memcpy(bytes.data(), v.data(), bytes.size());
-    w.add_tensor(g, uint32_t(WType::F32), ne, std::move(bytes));
-  }
 }
 
 }  // namespace g4

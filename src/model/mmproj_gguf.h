@@ -12,10 +12,10 @@
 //   metadata clip.has_vision_encoder, clip.vision.projector_type = gemma4v, clip.vision.{embedding_length,
 //            feed_forward_length, block_count, attention.head_count, patch_size, projection_dim, …}
 //
-// The audio tower's tensors ("a.*", projector type gemma4a) belong to model/audio_tower.h.
+// The audio tower's tensors ("a.*", projector type gemma4a) belong to model/audio_tower.h. This file reads
+// the layout; convert/mmproj_writer.h writes it (write_mmproj_gguf).
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "model/weight_source.h"
 
@@ -31,20 +31,5 @@ std::string clip_name_for_hf_vision(const std::string& hf_name);
 // The tensors of a projector GGUF under their Hugging Face names and shapes (the patch kernel is
 // permuted back to input_proj's (row, column, channel) order, in f32).
 std::unique_ptr<WeightSource> open_mmproj_weights(std::shared_ptr<const GgufFile> file);
-
-struct MmprojReport {
-  bool written = false;
-  size_t n_tensors = 0;
-  size_t bytes = 0;
-  std::vector<std::string> notes;   // towers left out, and why
-};
-
-// Writes the towers of a Hugging Face folder as a projector GGUF at `out` (vision: gemma4v). Matrices keep
-// their stored type (F32/F16/BF16), the patch kernel and position table are F32, vectors F32. A folder
-// without towers writes nothing and says so in the report.
-MmprojReport write_mmproj_gguf(const std::string& model_dir, const std::string& out);
-
-// Whether a Hugging Face folder's config.json has a vision or audio tower.
-bool has_media_towers(const std::string& model_dir);
 
 }  // namespace g4

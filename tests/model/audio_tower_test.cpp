@@ -1,11 +1,11 @@
 // The audio tower against transformers' own soft tokens (../shared/fixtures/hf/g4-e2b-mm): the reference
-// input_features and input_features_mask go in, audio_soft_tokens must come out.
+// input_features and input_features_mask go in, audio_soft_tokens must come out. (The tower written as a
+// projector GGUF and read back: tests/convert/mmproj_writer_test.cpp.)
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstdio>
-#include <cstring>
 
 #include "core/error.h"
 #include "core/json.h"
@@ -14,6 +14,7 @@
 #include "formats/safetensors.h"
 #include "model/audio_tower.h"
 #include "model/model.h"
+#include "media_reference.h"
 #include "test_util.h"
 
 namespace g4 {
@@ -21,31 +22,8 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-struct AudioReference {
-  std::unique_ptr<SafetensorsFile> file;
-  std::vector<float> features;   // [frames, mel]
-  std::vector<uint8_t> mask;     // [frames]
-  std::vector<float> soft;       // [n, H]
-  int64_t frames = 0, mel = 0, n = 0, dim = 0;
-};
-
-AudioReference load_audio_reference(const std::string& dir) {
-  AudioReference r;
-  r.file = SafetensorsFile::open(dir + "/reference.safetensors");
-  const TensorInfo* f = r.file->find("input_features");
-  const TensorInfo* m = r.file->find("input_features_mask");
-  const TensorInfo* s = r.file->find("audio_soft_tokens");
-  EXPECT_TRUE(f && m && s) << "fixture lacks the audio tensors";
-  if (!f || !m || !s) return r;
-  r.features = tensor_to_f32(*f);
-  r.frames = f->shape[1];
-  r.mel = f->shape[2];
-  for (int64_t v : tensor_to_i64(*m)) r.mask.push_back(v != 0);
-  r.soft = tensor_to_f32(*s);
-  r.n = s->shape[0];
-  r.dim = s->shape[1];
-  return r;
-}
+using test::AudioReference;
+using test::load_audio_reference;
 
 TEST(AudioTowerTest, SoftTokensMatchTransformers) {
   const std::string dir = test::fixture("g4-e2b-mm");
@@ -231,48 +209,27 @@ TEST(AudioTowerTest, GgufNamesFollowLlamaCppConverter) {
   EXPECT_EQ(audio_hf_name("v.blk.0.attn_q.weight"), "");
 }
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid()) + ".gguf";
+// The names a projector writer stores are the checkpoint's audio tensors, each once, starting with the
+// subsampling block and ending with the text projection.
+TEST(AudioTowerTest, TensorNamesAreTheCheckpointsAudioTensors) {
+  const std::string dir = test::fixture("g4-e2b-mm");
+  auto tower = AudioTower::load_hf(dir);
+  std::vector<std::string> names = audio_tensor_names(tower->config());
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "audio_tower.subsample_conv_projection.layer0.conv.weight");
+  EXPECT_EQ(names.back(), "embed_audio.embedding_projection.weight");
+  std::vector<std::string> stored;
+  auto weights = SafetensorsFile::open(dir + "/model.safetensors");
+  for (const auto& [name, t] : weights->tensors())
+    if (name.rfind("model.audio_tower.", 0) == 0 || name.rfind("model.embed_audio.", 0) == 0) stored.push_back(name.substr(6));
+  std::sort(names.begin(), names.end());
+  std::sort(stored.begin(), stored.end());
+  EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end()) << "a name listed twice";
+  EXPECT_EQ(names, stored);
 }
 
-// The tower written as an mmproj GGUF and read back gives the same soft tokens.
-TEST(AudioTowerTest, MmprojGgufRoundTripGivesTheSameSoftTokens) {
-  const std::string dir = test::fixture("g4-e2b-mm");
-  AudioReference ref = load_audio_reference(dir);
-  auto hf = AudioTower::load_hf(dir);
-  auto source = open_hf_weights_under(dir, "model.");
-  GgufWriter w;
-  w.set_string("general.architecture", "clip");
-  w.set_string("general.type", "mmproj");
-  add_audio_tower_to_gguf(w, hf->config(), *source);
-  const std::string path = temp_path("audio_mmproj");
-  w.write(path);
-  auto gg = AudioTower::load_gguf(path);
-  EXPECT_EQ(gg->config().hidden_size, hf->config().hidden_size);
-  EXPECT_EQ(gg->config().n_layers, hf->config().n_layers);
-  EXPECT_EQ(gg->config().output_dims, hf->config().output_dims);
-  EXPECT_EQ(gg->config().text_hidden_size, hf->config().text_hidden_size);
-  EXPECT_EQ(gg->config().n_mel, hf->config().n_mel);
-  AudioSoftTokens a = hf->encode(ref.features.data(), ref.frames, ref.mel, ref.mask.data());
-  AudioSoftTokens b = gg->encode(ref.features.data(), ref.frames, ref.mel, ref.mask.data());
-  ASSERT_EQ(a.n, b.n);
-  EXPECT_LE(test::rel_error(b.data, a.data), 1e-6);
-  EXPECT_LE(test::rel_error(b.data, ref.soft), kTolerance);
-  // The converter's conventions: softplus(per_dim_scale), [1] bounds, [H, K] depthwise kernels, F32 convolutions.
-  auto f = GgufFile::open(path);
-  const GgufTensor* pds = f->find_tensor("a.blk.0.per_dim_scale.weight");
-  const GgufTensor* dw = f->find_tensor("a.blk.0.conv_dw.weight");
-  const GgufTensor* bound = f->find_tensor("a.blk.0.attn_q.input_max");
-  const GgufTensor* conv = f->find_tensor("a.conv1d.1.weight");
-  ASSERT_TRUE(pds && dw && bound && conv);
-  EXPECT_EQ(dw->ne.size(), 2u);
-  EXPECT_EQ(bound->ne, std::vector<int64_t>{1});
-  EXPECT_EQ(conv->ggml_type, 0u);
-  const float raw = tensor_to_f32(*SafetensorsFile::open(dir + "/model.safetensors")->find("model.audio_tower.layers.0.self_attn.per_dim_scale"))[0];
-  float stored;
-  std::memcpy(&stored, pds->data, 4);
-  EXPECT_FLOAT_EQ(stored, std::log1p(std::exp(raw)));
-  std::remove(path.c_str());
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid()) + ".gguf";
 }
 
 TEST(AudioTowerTest, GgufWithoutAudioEncoderIsRefused) {

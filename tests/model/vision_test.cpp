@@ -1,7 +1,8 @@
 // The vision tower and image prompts against transformers' activations (../shared/fixtures/hf/*-mm):
 // soft tokens from the reference pixel_values, prompt logits with the soft tokens in place of the
 // placeholders (and the bidirectional image block of 26B), the greedy continuation with the KV cache,
-// and the same soft tokens through llama.cpp's projector GGUF layout.
+// and the tower read from llama.cpp's projector GGUF layout (the projector writer's round trip is in
+// tests/convert/mmproj_writer_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,11 +12,10 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
-#include "formats/safetensors.h"
-#include "model/mmproj_gguf.h"
 #include "model/model.h"
 #include "model/vision_tower.h"
 #include "quant/kernels.h"
+#include "media_reference.h"
 #include "test_util.h"
 
 namespace g4 {
@@ -23,31 +23,9 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-struct MmReference {
-  std::unique_ptr<SafetensorsFile> file;
-  std::vector<float> f32(const std::string& name) const {
-    const TensorInfo* t = file->find(name);
-    if (!t) return {};
-    return tensor_to_f32(*t);
-  }
-  std::vector<int64_t> i64(const std::string& name) const { return tensor_to_i64(*file->find(name)); }
-  bool has(const std::string& name) const { return file->find(name) != nullptr; }
-};
-
-MmReference load_ref(const std::string& dir) { return {SafetensorsFile::open(dir + "/reference.safetensors")}; }
-
-std::vector<int32_t> positions_of(const MmReference& r) {
-  std::vector<int32_t> pos;
-  for (int64_t v : r.i64("image_position_ids")) pos.push_back(int32_t(v));
-  return pos;
-}
-
-std::vector<float> encode_reference_image(const VisionTower& tower, const MmReference& ref, int64_t* n,
-                                          TowerMath math = TowerMath::Exact) {
-  std::vector<float> pixels = ref.f32("pixel_values");
-  std::vector<int32_t> pos = positions_of(ref);
-  return tower.encode(pixels.data(), pos.data(), int64_t(pos.size() / 2), n, math);
-}
+using test::encode_reference_image;
+using test::load_ref;
+using test::MmReference;
 
 // The prompt of the fixture with every placeholder run replaced by its soft tokens: images from the
 // tower, audio from the reference's audio_soft_tokens (the audio tower is tested on its own).
@@ -170,40 +148,6 @@ TEST_P(VisionFixture, ChunkedPrefillKeepsImageBlocksWhole) {
   }
 }
 
-// HF folder -> projector GGUF (llama.cpp's layout) -> the same soft tokens.
-TEST_P(VisionFixture, ProjectorGgufGivesTheSameSoftTokens) {
-  const std::string dir = test::fixture(GetParam());
-  MmReference ref = load_ref(dir);
-  auto model = load_model(dir);
-  const std::string out = testing::TempDir() + "/mmproj-" + GetParam() + ".gguf";
-  MmprojReport rep = write_mmproj_gguf(dir, out);
-  ASSERT_TRUE(rep.written);
-  const bool has_audio = model->media()->tokens.audio >= 0 && GetParam() == "g4-e2b-mm";
-  EXPECT_TRUE(rep.notes.empty()) << rep.notes.front();  // both towers are written: nothing left out to report
-  {
-    auto f = GgufFile::open(out);
-    EXPECT_EQ(f->get_string("general.architecture"), "clip");
-    EXPECT_EQ(f->get_string("clip.vision.projector_type"), "gemma4v");
-    EXPECT_EQ(f->get_bool("clip.has_audio_encoder", false), has_audio);
-    const GgufTensor* patch = f->find_tensor("v.patch_embd.weight");
-    ASSERT_NE(patch, nullptr);
-    EXPECT_EQ(patch->ne, (std::vector<int64_t>{16, 16, 3, 32}));
-    EXPECT_NE(f->find_tensor("mm.input_projection.weight"), nullptr);
-    EXPECT_NE(f->find_tensor("v.blk.1.ln2.weight"), nullptr);
-    EXPECT_NE(f->find_tensor("v.blk.1.attn_post_norm.weight"), nullptr);
-  }
-  auto mm = load_multimodal_gguf(out, model->config().hidden_size);
-  ASSERT_NE(mm->vision, nullptr);
-  EXPECT_EQ(mm->audio != nullptr, has_audio);
-  int64_t n1 = 0, n2 = 0;
-  std::vector<float> a = encode_reference_image(*model->media()->vision, ref, &n1);
-  std::vector<float> b = encode_reference_image(*mm->vision, ref, &n2);
-  EXPECT_EQ(n1, n2);
-  EXPECT_LE(test::rel_error(b, a), 1e-6);
-  EXPECT_LE(test::rel_error(b, ref.f32("image_soft_tokens")), kTolerance);
-  std::filesystem::remove(out);
-}
-
 INSTANTIATE_TEST_SUITE_P(Fixtures, VisionFixture, ::testing::Values("g4-e2b-mm", "g4-26b-a4b-mm"), [](const auto& info) {
   std::string s = info.param;
   for (char& c : s)
@@ -223,29 +167,6 @@ TEST(VisionTower, PoolingCountsAndBadPositions) {
   pos[0] = -5;
   EXPECT_THROW(VisionTower::soft_token_count(pos.data(), 27, 3), Error);
   EXPECT_THROW(VisionTower::soft_token_count(pos.data(), 4, 3), Error);
-}
-
-TEST(VisionTower, ProjectorOfAnotherWidthIsRefused) {
-  const std::string dir = test::fixture("g4-26b-a4b-mm");
-  const std::string out = testing::TempDir() + "/mmproj-width.gguf";
-  ASSERT_TRUE(write_mmproj_gguf(dir, out).written);
-  try {
-    load_multimodal_gguf(out, 128);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("does not match the text model's hidden size"), std::string::npos) << e.what();
-  }
-  std::filesystem::remove(out);
-}
-
-TEST(VisionTower, TextOnlyFolderHasNoMedia) {
-  auto model = load_model(test::fixture("g4-e2b"));
-  EXPECT_EQ(model->media(), nullptr);
-  const std::string out = testing::TempDir() + "/mmproj-none.gguf";
-  MmprojReport rep = write_mmproj_gguf(test::fixture("g4-e2b"), out);
-  EXPECT_FALSE(rep.written);
-  ASSERT_FALSE(rep.notes.empty());
-  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 // The fuzz target's seed (a tiny projector written by hand in llama.cpp's layout, patch size 2) loads
