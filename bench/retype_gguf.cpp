@@ -52,6 +52,18 @@ void fill(WType t, uint8_t* p, size_t bytes) {
         for (int k = 0; k < 4; ++k) q[48 + 2 * k + 1] = uint8_t((q[48 + 2 * k + 1] & 0x0f) | (((s16 >> (4 * k)) & 0xf) << 4));
         break;
       }
+      // Float types: every element 1e-3 in its own encoding (f16 bits in a bf16 or the low half of an f32
+      // would make tiny or random values: denormal arithmetic, or NaN).
+      case WType::BF16: {
+        const uint16_t b = f32_to_bf16(1e-3f);
+        std::memcpy(q, &b, 2);
+        break;
+      }
+      case WType::F32: {
+        const float f = 1e-3f;
+        std::memcpy(q, &f, 4);
+        break;
+      }
       default: set_half(q, 1e-3f); break;
     }
     if (t == WType::Q4_K || t == WType::Q5_K || t == WType::Q4_1 || t == WType::Q5_1) set_half(q + 2, 1e-4f);
