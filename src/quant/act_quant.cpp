@@ -24,7 +24,7 @@ int avx512_offset(WType t) {
     case WType::Q6_K: return 32;
     case WType::Q5_0: return 16;                    // kernels_nib_avx512.cpp
     case WType::Q4_1: case WType::Q5_1: return 0;  // mins, from ActQ::s
-    default: return has_more_kernels(t) ? 128 : 0;  // IQ4_NL, MXFP4 (value tables + 128) and rows512's signed codes
+    default: return has_more_kernels(t) ? 128 : 0;  // IQ4_NL, MXFP4 (value tables + 128) and rows512_sb's signed codes
   }
 }
 

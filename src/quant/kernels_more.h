@@ -31,6 +31,6 @@ RowsFn rows_fn_nib_avx512(WType t);
 // Whether ActBuffer's AVX-512 layout of type t is Q4_0's (four blocks' low halves, then their high halves).
 bool nibble_layout(WType t);
 RowsFn rows_fn_more_avx2(WType t);    // AVX2 (vpmaddubsw)
-RowsFn rows_fn_more_vnni(WType t);    // AVX-512 VNNI on 256-bit vectors (vpdpbusd)
+RowsFn rows_fn_more_vnni(WType t);    // AVX-512 VNNI: rows_fn_nib_avx512, else 512-bit super-block kernels
 
 }  // namespace g4::kernels::impl

@@ -512,70 +512,13 @@ void rows(const Weight& w, const ActQ* a, int64_t r0, int64_t r1, float* y, size
 }
 
 #if G4_MORE_VNNI
-// The AVX-512 row kernel: two blocks per 512-bit step, on activations in ActBuffer's AVX-512 layout (natural
+// The AVX-512 row kernel of the super-block types: their 16 scales (and mins) decoded once per super-block,
+// the codes per block, two blocks per 512-bit step, on activations in ActBuffer's AVX-512 layout (natural
 // order for these types; per int32 lane of 4 values its block's scale dl and bias = -128 * their sum, see
 // act_quant.cpp's avx512_offset). Signed codes are made unsigned (+128, an xor) so that one vpdpbusd
 // starting from the bias gives the exact integer sums; unsigned codes (the types with mins) start from 0,
-// and their mins take the activations' sums from the bias (sum = -bias / 128, exact in f32).
-
-// One step (blocks 2p, 2p + 1) into acc (and the mins into accm).
-template <class K, int NT>
-inline void step512(const uint8_t* row, const ActQ* a, int64_t p, __m512i flip, __m512* acc, __m512* accm) {
-  const Dec d0 = K::decode(row, 2 * p), d1 = K::decode(row, 2 * p + 1);
-  const __m512i q = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(d0.q), d1.q, 1), flip);
-  const __m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(d0.sc), d1.sc, 1);
-  __m512 mn = _mm512_setzero_ps();
-  if (K::kMins) mn = _mm512_mul_ps(_mm512_insertf32x8(_mm512_castps256_ps512(d0.mn), d1.mn, 1), _mm512_set1_ps(1.0f / 128));
-  for (int t = 0; t < NT; ++t) {
-    const __m512i bias = _mm512_loadu_si512(a[t].bias + 16 * p);
-    const __m512i av = _mm512_loadu_si512(a[t].q + 64 * p);
-    const __m512 dl = _mm512_loadu_ps(a[t].dl + 16 * p);
-    const __m512i dot = _mm512_dpbusd_epi32(K::kMins ? _mm512_setzero_si512() : bias, q, av);
-    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sc, dl), acc[t]);
-    if (K::kMins) accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(bias), _mm512_mul_ps(mn, dl), accm[t]);  // -mn * sum
-  }
-}
-
-template <class K, int NT>
-void rows512(const Weight& w, const ActQ* a, int64_t r0, int64_t r1, float* y, size_t ldy) {
-  const int64_t nb = w.cols / 32, np = nb / 2;
-  // Bytes per 32-value block in 1/64ths (super-blocks hold 8 blocks of 10.25 to 13.75 bytes): a multiply and
-  // a shift per prefetch address instead of a 64-bit division, which cost more than the decoding itself.
-  const size_t block_bytes64 = w.row_bytes() * 64 / size_t(nb);
-  const __m512i flip = _mm512_set1_epi8(char(K::kMins ? 0 : 0x80));
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.row_ptr(r);
-    __m512 acc[2][NT], accm[NT];  // acc[1]: see below
-    for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = accm[t] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < np; ++p) {
-      // Decoding streams every weight once: ask for the bytes 2 KiB ahead (the hardware prefetchers alone
-      // leave these kernels waiting on DRAM), one line per step (two blocks are 34 to 68 bytes).
-      _mm_prefetch(reinterpret_cast<const char*>(row) + ((size_t(2 * p) * block_bytes64) >> 6) + 2048, _MM_HINT_T0);
-      step512<K, NT>(row, a, p, flip, acc[0], accm);
-    }
-    for (int t = 0; t < NT; ++t) {
-      __m256 tail = _mm256_setzero_ps();
-      if (nb % 2) {  // an odd last block: the 256-bit body, same arithmetic
-        const int64_t b = nb - 1;
-        const Dec dec = K::decode(row, b);
-        const __m256i q = _mm256_xor_si256(dec.q, _mm512_castsi512_si256(flip));
-        const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].bias + 8 * b));
-        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].q + 32 * b));
-        const __m256 dl = _mm256_loadu_ps(a[t].dl + 8 * b);
-        tail = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(K::kMins ? _mm256_setzero_si256() : bias, q, av)),
-                             _mm256_mul_ps(dec.sc, dl));
-        if (K::kMins)
-          tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(bias), _mm256_mul_ps(_mm256_mul_ps(dec.mn, _mm256_set1_ps(1.0f / 128)), dl),
-                                 tail);
-      }
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]), accm[t]);
-      y[size_t(t) * ldy + size_t(r)] = _mm512_reduce_add_ps(sum) + hsum(tail);
-    }
-  }
-}
-#endif
-
-// The super-block types: their 16 scales (and mins) decoded once per super-block, the codes per block.
+// and their mins take the activations' sums from the bias (sum = -bias / 128, exact in f32). (The 32-value
+// types take kernels_nib_avx512.cpp's kernels on AVX-512.)
 template <class K, int NT>
 void rows512_sb(const Weight& w, const ActQ* a, int64_t r0, int64_t r1, float* y, size_t ldy) {
   using B = typename K::B;
@@ -613,23 +556,16 @@ void rows512_sb(const Weight& w, const ActQ* a, int64_t r0, int64_t r1, float* y
     for (int t = 0; t < NT; ++t) y[size_t(t) * ldy + size_t(r)] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t], accm[t]));
   }
 }
+#endif
 
 template <class K>
 void rows_nt(const Weight& w, const ActQ* a, int nt, int64_t r0, int64_t r1, float* y, size_t ldy) {
 #if G4_MORE_VNNI
-  if constexpr (requires { typename K::B; }) {
-    switch (nt) {
-      case 1: return rows512_sb<K, 1>(w, a, r0, r1, y, ldy);
-      case 2: return rows512_sb<K, 2>(w, a, r0, r1, y, ldy);
-      case 3: return rows512_sb<K, 3>(w, a, r0, r1, y, ldy);
-      default: return rows512_sb<K, 4>(w, a, r0, r1, y, ldy);
-    }
-  }
   switch (nt) {
-    case 1: return rows512<K, 1>(w, a, r0, r1, y, ldy);
-    case 2: return rows512<K, 2>(w, a, r0, r1, y, ldy);
-    case 3: return rows512<K, 3>(w, a, r0, r1, y, ldy);
-    default: return rows512<K, 4>(w, a, r0, r1, y, ldy);
+    case 1: return rows512_sb<K, 1>(w, a, r0, r1, y, ldy);
+    case 2: return rows512_sb<K, 2>(w, a, r0, r1, y, ldy);
+    case 3: return rows512_sb<K, 3>(w, a, r0, r1, y, ldy);
+    default: return rows512_sb<K, 4>(w, a, r0, r1, y, ldy);
   }
 #else
   switch (nt) {
@@ -648,11 +584,13 @@ void rows_nt(const Weight& w, const ActQ* a, int nt, int64_t r0, int64_t r1, flo
 #ifndef G4_MORE_DECODERS_ONLY
 RowsFn rows_fn(WType t) {
   switch (t) {
+#if !G4_MORE_VNNI  // on AVX-512 the 32-value types take kernels_nib_avx512.cpp's kernels (Q4_0's layout)
     case WType::Q4_1: return rows_nt<KQ4_1>;
     case WType::Q5_0: return rows_nt<KQ5<false>>;
     case WType::Q5_1: return rows_nt<KQ5<true>>;
     case WType::IQ4_NL: return rows_nt<KIQ4_NL>;
     case WType::MXFP4: return rows_nt<KMXFP4>;
+#endif
     case WType::IQ4_XS: return rows_nt<KIQ4_XS>;
     case WType::Q2_K: return rows_nt<KQ2_K>;
     case WType::Q3_K: return rows_nt<KQ3_K>;

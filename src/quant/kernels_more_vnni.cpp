@@ -1,5 +1,5 @@
-// kernels_more.h's kernels for AVX-512 VNNI machines: the same decoders with vpdpbusd, and row kernels on
-// 512-bit vectors (two blocks per step; the super-block types' scales decoded once per super-block).
+// kernels_more.h's kernels for AVX-512 VNNI machines: the super-block types' row kernels on 512-bit vectors
+// (kernels_more_simd.h's rows512_sb) and the 32-value types' (kernels_nib_avx512.cpp).
 #if defined(__x86_64__)
 // GCC 12's AVX-512 intrinsics (casts, conversions) trip its own uninitialized-variable warnings.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -40,7 +40,7 @@ RowsFn rows_fn(WType t);
 
 namespace g4::kernels::impl {
 RowsFn rows_fn_more_vnni(WType t) {
-  if (RowsFn f = rows_fn_nib_avx512(t)) return f;  // the nibble types' own kernels
+  if (RowsFn f = rows_fn_nib_avx512(t)) return f;  // the 32-value nibble types' own kernels
   return more_vnni::rows_fn(t);
 }
 }  // namespace g4::kernels::impl

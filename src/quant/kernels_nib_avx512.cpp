@@ -7,7 +7,8 @@
 //
 // Per type (Nib below): where the codes start in the block, the fifth bits (Q5_0/Q5_1: 32 bits after the
 // scales, bit j for element j), a 16-entry value table (IQ4_NL, MXFP4: signed values, offset by 128 so that
-// vpdpbusd takes them unsigned), the scale, and a min (Q4_1, Q5_1: w = d * q + m). Codes offset by `off`
+// vpdpbusd takes them unsigned). The f16 scale comes first in each block, then (Q4_1, Q5_1: w = d * q + m) the
+// f16 min; MXFP4's scale is one E8M0 byte. Codes offset by `off`
 // (Q5_0: 16; the tables: 128) are corrected by the activations' bias (-off * their sum); mins add
 // m * d_a * sum(q_a) per block from ActQ::s.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -17,10 +18,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
-#include "core/dtype.h"
-#include "quant/blocks.h"
 #include "quant/codecs.h"
 #include "quant/iq_grids.h"
 #include "quant/kernels_impl.h"
@@ -38,46 +36,31 @@ namespace g4::kernels::impl {
 
 namespace {
 
-inline float h2f(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
 struct NQ4_1 {
   static constexpr int kStride = 20, kQs = 4, kQh = -1;
   static constexpr bool kMins = true;
   static constexpr const int8_t* kTable = nullptr;
-  static float scale(const uint8_t* b) { return h2f(b); }
-  static float min(const uint8_t* b) { return h2f(b + 2); }
 };
 struct NQ5_0 {
   static constexpr int kStride = 22, kQs = 6, kQh = 2;
   static constexpr bool kMins = false;
   static constexpr const int8_t* kTable = nullptr;
-  static float scale(const uint8_t* b) { return h2f(b); }
-  static float min(const uint8_t*) { return 0; }
 };
 struct NQ5_1 {
   static constexpr int kStride = 24, kQs = 8, kQh = 4;
   static constexpr bool kMins = true;
   static constexpr const int8_t* kTable = nullptr;
-  static float scale(const uint8_t* b) { return h2f(b); }
-  static float min(const uint8_t* b) { return h2f(b + 2); }
 };
 struct NIQ4_NL {
   static constexpr int kStride = 18, kQs = 2, kQh = -1;
   static constexpr bool kMins = false;
   static constexpr const int8_t* kTable = iq::kIq4nlValues;
-  static float scale(const uint8_t* b) { return h2f(b); }
-  static float min(const uint8_t*) { return 0; }
 };
 struct NMXFP4 {
   static constexpr int kStride = 17, kQs = 1, kQh = -1;
   static constexpr bool kMins = false;
   static constexpr const int8_t* kTable = iq::kMxfp4Values;
-  static float scale(const uint8_t* b) { return codecs::e8m0_half(b[0]); }
-  static float min(const uint8_t*) { return 0; }
+  static float scale(const uint8_t* b) { return codecs::e8m0_half(b[0]); }  // odd stride: read per block
 };
 
 // The 16 values of a table, +128, in every 128-bit lane (vpshufb looks up within lanes).
