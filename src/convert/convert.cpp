@@ -114,6 +114,17 @@ struct OutTensor {
   std::function<void(int64_t r0, int64_t n, uint8_t* out)> rows_bytes;
 };
 
+// llama.cpp's rope_freqs.weight (F32, gguf_rope_freqs: proportional RoPE on the full layers), written after
+// the first tensor, where convert and synth have always put it.
+OutTensor rope_freqs_tensor(const std::vector<float>& rope) {
+  OutTensor r;
+  r.name = "rope_freqs.weight";
+  r.ne = {int64_t(rope.size())};
+  r.type = 0;
+  r.rows_f32 = [rope](int64_t, int64_t, float* y) { std::memcpy(y, rope.data(), rope.size() * 4); };
+  return r;
+}
+
 void write_all(const GgufWriter& meta, std::vector<OutTensor>& tensors, const std::string& path, bool progress,
                const std::string& what, WriteReport& report) {
   GgufStreamWriter w(meta);
@@ -378,14 +389,7 @@ WriteReport convert_hf_to_gguf(const ConvertOptions& o) {
       }
     };
     out.push_back(std::move(t));
-    if (out.size() == 1 && !rope.empty()) {
-      OutTensor r;
-      r.name = "rope_freqs.weight";
-      r.ne = {int64_t(rope.size())};
-      r.type = 0;
-      r.rows_f32 = [rope](int64_t, int64_t, float* y) { std::memcpy(y, rope.data(), rope.size() * 4); };
-      out.push_back(std::move(r));
-    }
+    if (out.size() == 1 && !rope.empty()) out.push_back(rope_freqs_tensor(rope));
   }
   write_all(meta, out, o.out, o.progress, "convert", report);
   return report;
@@ -564,14 +568,7 @@ WriteReport synth_gguf(const SynthOptions& o) {
       };
     }
     out.push_back(std::move(t));
-    if (out.size() == 1 && !rope.empty()) {
-      OutTensor r;
-      r.name = "rope_freqs.weight";
-      r.ne = {int64_t(rope.size())};
-      r.type = 0;
-      r.rows_f32 = [rope](int64_t, int64_t, float* y) { std::memcpy(y, rope.data(), rope.size() * 4); };
-      out.push_back(std::move(r));
-    }
+    if (out.size() == 1 && !rope.empty()) out.push_back(rope_freqs_tensor(rope));
   }
   write_all(meta, out, o.out, o.progress, "synth", report);
   return report;
